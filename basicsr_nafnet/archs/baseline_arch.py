@@ -1,0 +1,58 @@
+from functools import partial
+
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from basicsr_nafnet.registry import register
+from .arch_util import ResidualGatedBlock, UNetSkeleton
+
+
+class BaselineBlock(ResidualGatedBlock):
+    """The NAFNet paper's baseline block: GELU and squeeze-and-excitation channel attention.
+
+    Args:
+        c (int): Channels.
+        dw_expand (int): Expansion of the depth-wise branch. Default: 1.
+        ffn_expand (int): Expansion of the feed-forward branch. Default: 2.
+        drop_out_rate (float): Dropout rate. Default: 0.
+    """
+
+    def __init__(self, c, dw_expand=1, ffn_expand=2, drop_out_rate=0.):
+        super().__init__(c, drop_out_rate)
+        dw_channel, ffn_channel = c * dw_expand, c * ffn_expand
+        self.conv1 = nn.Conv2d(c, dw_channel, 1)
+        self.conv2 = nn.Conv2d(dw_channel, dw_channel, 3, 1, 1, groups=dw_channel)
+        self.conv3 = nn.Conv2d(dw_channel, c, 1)
+        self.se = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(dw_channel, dw_channel // 2, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(dw_channel // 2, dw_channel, 1), nn.Sigmoid())
+        self.act = nn.GELU()
+        self.conv4 = nn.Conv2d(c, ffn_channel, 1)
+        self.conv5 = nn.Conv2d(ffn_channel, c, 1)
+
+    def attend(self, x):
+        return x * self.se(x)
+
+
+@register(ARCH_REGISTRY)
+class Baseline(UNetSkeleton):
+    """The baseline of the NAFNet paper: NAFNet's UNet with GELU and channel attention blocks.
+
+    Paper: Simple Baselines for Image Restoration (Chen et al., ECCV 2022), section 3.2. State-dict
+    keys match the official release.
+
+    Args:
+        img_channel (int): Channels of the input and output image. Default: 3.
+        width (int): Channels at full resolution. Default: 32.
+        middle_blk_num (int): Blocks at the lowest resolution. Default: 1.
+        enc_blk_nums (sequence of int): Blocks per encoder level. Default: (1, 1, 1, 28) (GoPro).
+        dec_blk_nums (sequence of int): Blocks per decoder level. Default: (1, 1, 1, 1) (GoPro).
+        dw_expand (int): Expansion of the depth-wise branch. Default: 1.
+        ffn_expand (int): Expansion of the feed-forward branch. Default: 2.
+        drop_out_rate (float): Dropout rate inside the blocks. Default: 0.
+    """
+
+    def __init__(self, img_channel=3, width=32, middle_blk_num=1, enc_blk_nums=(1, 1, 1, 28),
+                 dec_blk_nums=(1, 1, 1, 1), dw_expand=1, ffn_expand=2, drop_out_rate=0.):
+        block = partial(BaselineBlock, dw_expand=dw_expand, ffn_expand=ffn_expand, drop_out_rate=drop_out_rate)
+        super().__init__(block, img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums)
