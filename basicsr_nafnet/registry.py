@@ -5,7 +5,9 @@ BasicSR's ``Registry.register`` asserts that a name is new. A module of ours can
 file by path), which would re-register the same class. :func:`register` treats that as a no-op and
 reports a real clash, another package holding the name, with the package's name.
 """
+import importlib
 import inspect
+import os
 
 __all__ = ['RegistryClashError', 'register', 'scan_and_import']
 
@@ -17,19 +19,31 @@ class RegistryClashError(KeyError):
         return str(self.args[0])
 
 
-def _source_file(obj):
+def _defining_file(obj):
+    """The file an object's code was compiled from, also for modules missing from ``sys.modules``."""
+    code = getattr(obj, '__code__', None)
+    if code is None and inspect.isclass(obj):
+        code = next((v.__code__ for v in vars(obj).values() if hasattr(v, '__code__')), None)
+    if code is not None:
+        return os.path.realpath(code.co_filename)
     try:
-        return inspect.getsourcefile(obj)
-    except TypeError:  # built-ins have no source file
-        return None
+        path = inspect.getsourcefile(obj)
+    except TypeError:  # built-ins, or a module that is not in sys.modules
+        path = None
+    return os.path.realpath(path) if path else None
 
 
 def _same_definition(a, b):
-    """True for one definition imported twice: same qualified name, same source file."""
+    """True for one definition imported twice: same qualified name and the same source file (or, where
+    the file cannot be told, the same module file name)."""
     if a is b:
         return True
-    file_a, file_b = _source_file(a), _source_file(b)
-    return a.__qualname__ == b.__qualname__ and file_a is not None and file_a == file_b
+    if a.__qualname__ != b.__qualname__:
+        return False
+    file_a, file_b = _defining_file(a), _defining_file(b)
+    if file_a and file_b:
+        return file_a == file_b
+    return a.__module__.rsplit('.', 1)[-1] == b.__module__.rsplit('.', 1)[-1]
 
 
 def register(registry):
@@ -54,9 +68,6 @@ def register(registry):
 
 def scan_and_import(package_name, package_file, suffix):
     """Import every module of a package whose file name ends with ``suffix`` (BasicSR's convention)."""
-    import importlib
-    import os
-
     folder = os.path.dirname(os.path.abspath(package_file))
     names = sorted(f[:-3] for f in os.listdir(folder) if f.endswith(suffix))
     return [importlib.import_module(f'{package_name}.{name}') for name in names]
