@@ -1,0 +1,58 @@
+"""Distributed set-up for BasicSR's launchers that also works on CPU-only machines.
+
+BasicSR 1.4.2's ``init_dist`` always uses NCCL, calls ``torch.cuda.set_device(rank % device_count())``
+(a ZeroDivisionError without GPUs) with the global ``RANK`` instead of ``LOCAL_RANK``, and sets the
+``spawn`` start method, which makes every DataLoader worker re-import torch each epoch. Here the
+backend follows the hardware (NCCL with CUDA, gloo without), the device is picked by local rank,
+and the start method is left to the platform.
+"""
+import os
+import subprocess
+import warnings
+
+import torch
+import torch.distributed as dist
+
+__all__ = ['init_dist', 'default_backend']
+
+
+def default_backend():
+    return 'nccl' if torch.cuda.is_available() else 'gloo'
+
+
+def init_dist(launcher, backend=None, port=None, **kwargs):
+    """Join the process group started by ``torchrun`` (launcher 'pytorch') or by slurm ('slurm').
+
+    Args:
+        launcher (str): 'pytorch' or 'slurm'.
+        backend (str, optional): Process-group backend; default NCCL with CUDA, gloo without. NCCL
+            asked for on a machine without CUDA falls back to gloo with a warning.
+        port (int, optional): Master port for slurm; default ``MASTER_PORT`` or 29500.
+    """
+    if backend is None:
+        backend = default_backend()
+    elif backend == 'nccl' and not torch.cuda.is_available():
+        warnings.warn('dist_params.backend is nccl but CUDA is not available: using gloo')
+        backend = 'gloo'
+    if launcher == 'slurm':
+        _slurm_environment(port)
+    elif launcher != 'pytorch':
+        raise ValueError(f"unknown launcher '{launcher}'; choose none, pytorch or slurm")
+    if backend == 'nccl':
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
+    dist.init_process_group(backend=backend, **kwargs)
+
+
+def _slurm_environment(port):
+    """Export what ``init_process_group``'s env:// method reads, from slurm's variables."""
+    proc_id = int(os.environ['SLURM_PROCID'])
+    ntasks = int(os.environ['SLURM_NTASKS'])
+    local_id = int(os.environ.get('SLURM_LOCALID', proc_id % max(1, torch.cuda.device_count())))
+    if 'MASTER_ADDR' not in os.environ:
+        node_list = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.check_output(['scontrol', 'show', 'hostnames', node_list],
+                                                            text=True).split()[0]
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ.update(WORLD_SIZE=str(ntasks), RANK=str(proc_id), LOCAL_RANK=str(local_id))

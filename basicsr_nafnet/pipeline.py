@@ -1,0 +1,207 @@
+"""BasicSR's ``train_pipeline``/``test_pipeline`` with the pieces that fail on current PyTorch replaced.
+
+:func:`install` swaps four functions that ``basicsr.train``/``basicsr.test`` look up at call time:
+
+- ``parse_options``: safe YAML, ``--local-rank`` (what ``torch.distributed.launch`` passes) and
+  ``--local_rank``, ``--force_yml`` without ``eval``, CPU-capable distributed set-up, official
+  NAFNet keys translated, missing paths reported by key, ``num_gpu`` > 0 without CUDA -> CPU.
+- ``load_resume_state``: looks under ``root_path`` (BasicSR looks in ./experiments), maps to the
+  CPU instead of ``torch.cuda.current_device()``, loads with ``weights_only=True``.
+- ``create_train_val_dataloader``: counts iterations per epoch as the loader yields them
+  (``drop_last``), and makes resumed runs see exactly the data a straight run sees.
+
+The pipelines themselves are BasicSR's, unchanged.
+"""
+import argparse
+import math
+import os
+import os.path as osp
+import random
+import warnings
+
+import torch
+
+from .checkpoint import load_state
+from .dist import init_dist
+from .options import OptionsError, apply_force_yml, check_paths, load_options, normalize_options
+from .sampling import ResumableSampler, SeededDataset
+
+__all__ = ['parse_options', 'load_resume_state', 'create_train_val_dataloader', 'install', 'train', 'test']
+
+# what load_resume_state found, for create_train_val_dataloader (BasicSR passes neither to the other)
+_resume = {}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description='Train or test with BasicSR and the basicsr_nafnet archs.')
+    parser.add_argument('-opt', type=str, required=True, help='Path to the option YAML file.')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
+    parser.add_argument('--debug', action='store_true')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help='set by the launcher')
+    parser.add_argument('--force_yml', nargs='+', default=None, help='override options, e.g. train:ema_decay=0.999')
+    return parser
+
+
+def parse_options(root_path, is_train=True, argv=None):
+    """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely."""
+    from basicsr.utils import set_random_seed
+    from basicsr.utils.dist_util import get_dist_info
+
+    args = build_parser().parse_args(argv)
+    opt = normalize_options(load_options(args.opt), source=args.opt)
+    for entry in args.force_yml or []:
+        apply_force_yml(opt, entry)
+    for key in ('name', 'datasets'):
+        if key not in opt:
+            raise OptionsError(f"{args.opt}: the option '{key}' is required")
+
+    if args.launcher == 'none':
+        opt['dist'] = False
+    else:
+        opt['dist'] = True
+        init_dist(args.launcher, **(opt.get('dist_params') or {}))
+    opt['rank'], opt['world_size'] = get_dist_info()
+
+    seed = opt.get('manual_seed')
+    if seed is None:
+        seed = opt['manual_seed'] = random.randint(1, 10000)
+    set_random_seed(seed + opt['rank'])
+
+    opt['auto_resume'] = args.auto_resume
+    opt['is_train'] = is_train
+    if args.debug and not opt['name'].startswith('debug'):
+        opt['name'] = 'debug_' + opt['name']
+    num_gpu = opt.get('num_gpu', 'auto')
+    opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else num_gpu
+    if opt['num_gpu'] and not torch.cuda.is_available():
+        warnings.warn(f"{args.opt}: num_gpu is {opt['num_gpu']} but CUDA is not available: running on the CPU")
+        opt['num_gpu'] = 0
+
+    for phase, dataset in opt['datasets'].items():
+        dataset['phase'] = phase.split('_')[0]
+        if 'scale' in opt:
+            dataset['scale'] = opt['scale']
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            if dataset.get(key) is not None:
+                dataset[key] = osp.expanduser(dataset[key])
+    for key, val in opt['path'].items():
+        if val is not None and ('resume_state' in key or 'pretrain_network' in key):
+            opt['path'][key] = osp.expanduser(val)
+    check_paths(opt, source=args.opt)
+
+    if is_train:
+        root = osp.join(root_path, 'experiments', opt['name'])
+        opt['path'].update(experiments_root=root, models=osp.join(root, 'models'), log=root,
+                           training_states=osp.join(root, 'training_states'),
+                           visualization=osp.join(root, 'visualization'))
+        if 'debug' in opt['name']:
+            if opt.get('val'):
+                opt['val']['val_freq'] = 8
+            opt['logger']['print_freq'] = 1
+            opt['logger']['save_checkpoint_freq'] = 8
+    else:
+        root = osp.join(root_path, 'results', opt['name'])
+        opt['path'].update(results_root=root, log=root, visualization=osp.join(root, 'visualization'))
+    return opt, args
+
+
+def latest_state(states_dir):
+    """Path of the training state with the highest iteration in ``states_dir``, or None."""
+    if not osp.isdir(states_dir):
+        return None
+    iters = [int(f[:-len('.state')]) for f in os.listdir(states_dir) if f.endswith('.state') and f[:-6].isdigit()]
+    return osp.join(states_dir, f'{max(iters)}.state') if iters else None
+
+
+def load_resume_state(opt):
+    """BasicSR's ``load_resume_state`` on any device, under ``root_path``, with ``weights_only=True``."""
+    from basicsr.utils import check_resume
+
+    _resume.clear()
+    path = opt['path'].get('resume_state')
+    if opt['auto_resume']:
+        found = latest_state(osp.join(opt['root_path'], 'experiments', opt['name'], 'training_states'))
+        path = found or None
+        opt['path']['resume_state'] = path
+    if not path:
+        return None
+    try:
+        state = load_state(path)
+    except Exception as err:
+        raise OptionsError(f'cannot load the training state {path}: {err}') from err
+    check_resume(opt, state['iter'])
+    _resume.update(epoch=state['epoch'], iter=state['iter'])
+    return state
+
+
+def create_train_val_dataloader(opt, logger):
+    """BasicSR's loader set-up with exact iteration counts and resumable, seeded data order."""
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.data.data_sampler import EnlargedSampler
+
+    train_loader = train_sampler = None
+    total_epochs = total_iters = 0
+    val_loaders = []
+    for phase, dataset_opt in opt['datasets'].items():
+        if phase == 'train':
+            enlarge = dataset_opt.get('dataset_enlarge_ratio', 1)
+            train_set = SeededDataset(build_dataset(dataset_opt), opt['manual_seed'])
+            batch_size = dataset_opt['batch_size_per_gpu']
+            train_sampler = ResumableSampler(EnlargedSampler(train_set, opt['world_size'], opt['rank'], enlarge),
+                                             batch_size)
+            train_loader = build_dataloader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+                                            sampler=train_sampler, seed=opt['manual_seed'])
+            iters_per_epoch = len(train_loader)  # what the loader yields: drop_last counted
+            if iters_per_epoch == 0:
+                raise OptionsError(f"datasets.train: {len(train_set)} training samples (x{enlarge}) make no batch of "
+                                   f"{batch_size} per process on {opt['world_size']} process(es)")
+            total_iters = int(opt['train']['total_iter'])
+            total_epochs = math.ceil(total_iters / iters_per_epoch)
+            if _resume:
+                # the interrupted epoch resumes where it stopped instead of from its start
+                done_in_epoch = _resume['iter'] - _resume['epoch'] * iters_per_epoch
+                if 0 < done_in_epoch < iters_per_epoch:
+                    train_sampler.skip_iterations(_resume['epoch'], done_in_epoch)
+            logger.info(f'Training statistics:\n\tNumber of train images: {len(train_set)}'
+                        f'\n\tDataset enlarge ratio: {enlarge}\n\tBatch size per process: {batch_size}'
+                        f'\n\tWorld size: {opt["world_size"]}\n\tIterations per epoch: {iters_per_epoch}'
+                        f'\n\tTotal epochs: {total_epochs}; iters: {total_iters}.')
+        elif phase.split('_')[0] == 'val':
+            val_set = build_dataset(dataset_opt)
+            val_loader = build_dataloader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+                                          sampler=None, seed=opt['manual_seed'])
+            logger.info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
+            val_loaders.append(val_loader)
+        else:
+            raise OptionsError(f"datasets.{phase}: unknown phase; use 'train' or names starting with 'val'")
+    if train_loader is None:
+        raise OptionsError("the option file has no 'datasets.train' entry")
+    return train_loader, train_sampler, val_loaders, total_epochs, total_iters
+
+
+def install():
+    """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent)."""
+    import basicsr.test
+    import basicsr.train
+
+    basicsr.train.parse_options = parse_options
+    basicsr.test.parse_options = parse_options
+    basicsr.train.load_resume_state = load_resume_state
+    basicsr.train.create_train_val_dataloader = create_train_val_dataloader
+
+
+def train(root_path=None):
+    """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory)."""
+    import basicsr.train
+
+    install()
+    basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
+
+
+def test(root_path=None):
+    """Run BasicSR's test pipeline; results go under ``root_path`` (default: the current directory)."""
+    import basicsr.test
+
+    install()
+    basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))

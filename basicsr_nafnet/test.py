@@ -1,0 +1,17 @@
+"""Test with BasicSR: ``python basicsr_nafnet/test.py -opt options/test/GoPro/NAFNet-width64.yml``."""
+import os.path as osp
+import sys
+
+if __package__ in (None, ''):  # run as a script: make the package importable by its name
+    sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
+from basicsr_nafnet.pipeline import test  # noqa: E402
+
+
+def main():
+    test()
+
+
+if __name__ == '__main__':
+    main()

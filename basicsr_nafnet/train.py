@@ -1,0 +1,17 @@
+"""Train with BasicSR: ``python basicsr_nafnet/train.py -opt options/NAFNet-GoPro.yml [--launcher pytorch]``."""
+import os.path as osp
+import sys
+
+if __package__ in (None, ''):  # run as a script: make the package importable by its name
+    sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
+from basicsr_nafnet.pipeline import train  # noqa: E402
+
+
+def main():
+    train()
+
+
+if __name__ == '__main__':
+    main()
