@@ -191,11 +191,29 @@ def install():
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
 
 
+def _fresh_logger():
+    """Let the pipeline's ``get_root_logger(log_file=...)`` attach its log file.
+
+    BasicSR configures the 'basicsr' logger once per process; anything that logged before (building a
+    network, an earlier run in the same process) would keep the new run's log file from being written.
+    """
+    import logging
+
+    from basicsr.utils import logger as basicsr_logger
+
+    basicsr_logger.initialized_logger.pop('basicsr', None)
+    log = logging.getLogger('basicsr')
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+
+
 def train(root_path=None):
     """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory)."""
     import basicsr.train
 
     install()
+    _fresh_logger()
     basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
 
 
@@ -204,4 +222,5 @@ def test(root_path=None):
     import basicsr.test
 
     install()
+    _fresh_logger()
     basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))

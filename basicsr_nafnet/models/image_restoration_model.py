@@ -127,6 +127,7 @@ class ImageRestorationModel(SRModel):
         if self.grad_scaler.is_enabled() and what == 'gradient norm':
             return True  # fp16 overflow: GradScaler lowers its scale, a normal event
         self._nonfinite_steps += 1
+        self.log_dict = OrderedDict(skipped_nonfinite=float(self._nonfinite_steps))  # what the logger prints
         limit = self.opt['train'].get('max_nonfinite_steps', 5)
         get_root_logger().warning(f'iter {current_iter}: non-finite {what}, step skipped '
                                   f'({self._nonfinite_steps} in a row, stopping at {limit})')

@@ -1,0 +1,121 @@
+"""The GoPro-protocol 3-D SSIM against a slow, direct float64 implementation of its definition."""
+import numpy as np
+import pytest
+import torch
+from basicsr.metrics import calculate_metric, calculate_ssim
+from basicsr.utils.registry import METRIC_REGISTRY
+from skimage import data as skdata
+
+from basicsr_nafnet.metrics import calculate_ssim_3d, calculate_ssim_3d_pt, ssim_3d
+from basicsr_nafnet.metrics.gopro_ssim import _ssim_3d_torch
+
+
+def reference_ssim_3d(img, img2):
+    """MATLAB-style 3-D SSIM, written out: an explicit 11x11x11 window over a replicate-padded volume."""
+    x = np.asarray(img, np.float64)
+    y = np.asarray(img2, np.float64)
+    if x.ndim == 2:
+        x, y = x[..., None], y[..., None]
+    t = np.arange(11) - 5.
+    g = np.exp(-t**2 / (2 * 1.5**2))
+    g /= g.sum()
+    window = g[:, None, None] * g[None, :, None] * g[None, None, :]  # the full 3-D kernel, not separated
+
+    def local_mean(v):
+        padded = np.pad(v, 5, mode='edge')  # replicate padding on all three axes
+        patches = np.lib.stride_tricks.sliding_window_view(padded, (11, 11, 11))
+        return np.einsum('hwcijk,ijk->hwc', patches, window)
+
+    mu_x, mu_y = local_mean(x), local_mean(y)
+    var_x = local_mean(x * x) - mu_x**2
+    var_y = local_mean(y * y) - mu_y**2
+    cov = local_mean(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * 255)**2, (0.03 * 255)**2
+    ssim_map = (2 * mu_x * mu_y + c1) * (2 * cov + c2) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return ssim_map.mean()
+
+
+def blur(img, k=7):
+    """Horizontal box blur (camera shake along one axis), as uint8."""
+    out = np.zeros(img.shape, np.float64)
+    padded = np.pad(img.astype(np.float64), ((0, 0), (k // 2, k // 2), (0, 0)), mode='edge')
+    for i in range(k):
+        out += padded[:, i:i + img.shape[1]]
+    return np.round(out / k).astype(np.uint8)
+
+
+def image_pairs():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (23, 31, 3)).astype(np.uint8)
+    photo = skdata.astronaut()[100:141, 150:187]  # 41 x 37, odd
+    gray = skdata.camera()[200:229, 300:345]  # 29 x 45, one channel
+    return [
+        ('random', noise, rng.integers(0, 256, noise.shape).astype(np.uint8)),
+        ('random-near', noise, np.clip(noise + rng.normal(0, 8, noise.shape), 0, 255).astype(np.uint8)),
+        ('photo-blurred', photo, blur(photo)),
+        ('gray-blurred', gray, blur(gray[..., None])[..., 0]),
+        ('flat-vs-edge', np.full((17, 19, 3), 128, np.uint8), np.tile(np.arange(19, dtype=np.uint8)[None, :, None] * 13,
+                                                                       (17, 1, 3))),
+    ]
+
+
+@pytest.mark.parametrize('name,a,b', image_pairs(), ids=[p[0] for p in image_pairs()])
+def test_matches_slow_reference(name, a, b):
+    expected = reference_ssim_3d(a, b)
+    assert ssim_3d(a, b) == pytest.approx(expected, abs=1e-10)
+    assert calculate_ssim_3d(a, b, crop_border=0) == pytest.approx(expected, abs=1e-10)
+    # the accelerator path (shifted sums + einsum in torch), run here on CPU tensors in float64
+    x = torch.from_numpy(np.atleast_3d(a).astype(np.float64)).permute(2, 0, 1)[None]
+    y = torch.from_numpy(np.atleast_3d(b).astype(np.float64)).permute(2, 0, 1)[None]
+    assert _ssim_3d_torch(x, y, 255.).item() == pytest.approx(expected, abs=1e-10)
+
+
+def test_identical_images_score_one_and_symmetry():
+    a, b = image_pairs()[2][1:]
+    assert ssim_3d(a, a) == pytest.approx(1.0, abs=1e-12)
+    assert ssim_3d(a, b) == pytest.approx(ssim_3d(b, a), abs=1e-12)
+
+
+def test_differs_from_basicsr_2d_ssim_on_blur():
+    # the reason this metric exists: the per-channel 2-D form scores blur much lower
+    photo = skdata.astronaut()[::4, ::4]
+    blurred = blur(photo, 15)
+    ssim3, ssim2 = calculate_ssim_3d(photo, blurred, 0), calculate_ssim(photo, blurred, 0)
+    assert ssim3 - ssim2 > 0.05
+
+
+def test_registered_and_called_the_way_validation_calls_it():
+    assert METRIC_REGISTRY.get('calculate_ssim_3d') is calculate_ssim_3d
+    a, b = image_pairs()[2][1:]
+    # BasicSR's validation: calculate_metric(dict(img=..., img2=...), the option entry)
+    value = calculate_metric(dict(img=a, img2=b), {'type': 'calculate_ssim_3d', 'crop_border': 0,
+                                                   'test_y_channel': False, 'better': 'higher'})
+    assert value == pytest.approx(reference_ssim_3d(a, b), abs=1e-10)
+    cropped = calculate_metric(dict(img=a, img2=b), {'type': 'calculate_ssim_3d', 'crop_border': 4})
+    assert cropped == pytest.approx(reference_ssim_3d(a[4:-4, 4:-4], b[4:-4, 4:-4]), abs=1e-10)
+
+
+def test_chw_input_and_tensor_variant():
+    a, b = image_pairs()[2][1:]
+    expected = reference_ssim_3d(a, b)
+    assert calculate_ssim_3d(a.transpose(2, 0, 1), b.transpose(2, 0, 1), 0, input_order='CHW') == pytest.approx(
+        expected, abs=1e-10)
+    ta = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
+    tb = torch.from_numpy(b).permute(2, 0, 1)[None].float() / 255
+    got = calculate_ssim_3d_pt(torch.cat([ta, tb]), torch.cat([tb, tb]), crop_border=0)
+    assert got.shape == (2, )
+    assert got[0].item() == pytest.approx(expected, abs=1e-9) and got[1].item() == pytest.approx(1.0)
+
+
+def test_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match='shapes are different'):
+        calculate_ssim_3d(np.zeros((8, 8, 3)), np.zeros((8, 9, 3)), 0)
+    with pytest.raises(ValueError, match='one shape'):
+        ssim_3d(np.zeros((8, 8, 3)), np.zeros((8, 8)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_cuda_path_matches_cpu():
+    a, b = image_pairs()[2][1:]
+    got = ssim_3d(torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda(), dtype=torch.float64)
+    assert got == pytest.approx(reference_ssim_3d(a, b), abs=1e-9)

@@ -1,0 +1,111 @@
+"""Every option file under options/ parses safely and builds its network; official NAFNet test files run."""
+import glob
+import os
+import sys
+
+import pytest
+import torch
+import yaml
+from basicsr.archs import build_network
+from training_utils import make_paired_folders, tiny_options, write_options
+
+from basicsr_nafnet import pipeline
+from basicsr_nafnet.options import load_options, normalize_options
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPTION_FILES = sorted(glob.glob(os.path.join(ROOT, 'options', '**', '*.yml'), recursive=True))
+
+
+def test_the_documented_option_files_exist():
+    names = {os.path.relpath(p, ROOT) for p in OPTION_FILES}
+    for required in ['options/NAFNet-GoPro.yml', 'options/UNet-GoPro.yml', 'options/ResidualCNN-GoPro.yml']:
+        assert required in names
+    for model in ['NAFNet-width32', 'NAFNet-width64', 'Baseline-width32', 'Baseline-width64', 'UNet', 'ResidualCNN']:
+        assert f'options/train/GoPro/{model}.yml' in names and f'options/test/GoPro/{model}.yml' in names
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_option_file_builds_its_network(path):
+    with open(path) as f:
+        first_line = f.readline()
+    assert first_line.startswith('#'), 'each option file opens with a comment saying how to run it'
+    opt = normalize_options(load_options(path), source=path)
+    with torch.device('meta'):  # structure only: no memory, no initialisation
+        net = build_network(opt['network_g'])
+    assert sum(p.numel() for p in net.parameters()) > 0
+    if 'train' in opt:
+        assert opt['train']['pixel_opt']['type'] == 'PSNRLoss'
+
+
+def test_headline_nafnet_file_is_the_official_width64_recipe():
+    opt = load_options(os.path.join(ROOT, 'options', 'NAFNet-GoPro.yml'))
+    assert opt['network_g'] == {'type': 'NAFNetLocal', 'width': 64, 'enc_blk_nums': [1, 1, 1, 28], 'middle_blk_num': 1,
+                                'dec_blk_nums': [1, 1, 1, 1]}
+    assert opt['train']['optim_g'] == {'type': 'AdamW', 'lr': 1e-3, 'weight_decay': 1e-3, 'betas': [0.9, 0.9]}
+    assert opt['train']['scheduler'] == {'type': 'TrueCosineAnnealingLR', 'T_max': 400000, 'eta_min': 1e-7}
+    assert opt['datasets']['train']['gt_size'] == 256 and opt['datasets']['train']['batch_size_per_gpu'] == 8
+
+
+# An official NAFNet GoPro test file (its keys and values), with only the data and checkpoint paths changed.
+OFFICIAL_TEST_FILE = """
+name: NAFNet-GoPro-width32-test
+model_type: ImageRestorationModel
+scale: 1
+num_gpu: 1 # set num_gpu: 0 for cpu mode
+manual_seed: 10
+datasets:
+  test:
+    name: gopro-test
+    type: PairedImageDataset
+    dataroot_gt: {data}/val/sharp
+    dataroot_lq: {data}/val/blur
+    io_backend:
+      type: disk
+network_g:
+  type: NAFNetLocal
+  width: 8
+  enc_blk_nums: [1, 1]
+  middle_blk_num: 1
+  dec_blk_nums: [1, 1]
+path:
+  pretrain_network_g: {ckpt}
+  strict_load_g: true
+  resume_state: ~
+val:
+  save_img: false
+  grids: false
+  metrics:
+    psnr: # metric name, can be arbitrary
+      type: calculate_psnr
+      crop_border: 0
+      test_y_channel: false
+    ssim:
+      type: calculate_ssim
+      crop_border: 0
+      test_y_channel: false
+dist_params:
+  backend: nccl
+  port: 29500
+"""
+
+
+def test_official_test_file_runs_unchanged(tmp_path, monkeypatch):
+    data = make_paired_folders(str(tmp_path / 'data'), n_train=1, n_val=2)
+    net = build_network({'type': 'NAFNet', 'width': 8, 'enc_blk_nums': [1, 1], 'middle_blk_num': 1,
+                         'dec_blk_nums': [1, 1]})
+    torch.save({'params': net.state_dict()}, tmp_path / 'NAFNet-GoPro-width32.pth')
+    opt_path = tmp_path / 'NAFNet-width32.yml'
+    opt_path.write_text(OFFICIAL_TEST_FILE.format(data=data, ckpt=tmp_path / 'NAFNet-GoPro-width32.pth'))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, 'argv', ['test.py', '-opt', str(opt_path)])
+    with pytest.warns(UserWarning, match='calculate_ssim_3d'):
+        pipeline.test()
+    logs = glob.glob(str(tmp_path / 'results' / 'NAFNet-GoPro-width32-test' / 'test_*.log'))
+    assert len(logs) == 1
+    text = open(logs[0]).read()
+    assert '# psnr:' in text and '# ssim:' in text
+
+
+def test_yaml_dump_of_tiny_options_round_trips(tmp_path):
+    opt = tiny_options('/data')
+    assert yaml.safe_load(open(write_options(opt, tmp_path / 'o.yml'))) == opt

@@ -1,0 +1,128 @@
+"""End-to-end training through BasicSR's pipeline on tiny data: every arch, resume, safety, validation."""
+import os
+import sys
+
+import pytest
+import torch
+from training_utils import make_paired_folders, tiny_options, write_options
+
+from basicsr_nafnet import pipeline
+from basicsr_nafnet.options import OptionsError
+
+TINY_NETWORKS = {
+    'NAFNet': {'type': 'NAFNet', 'width': 8, 'enc_blk_nums': [1, 1], 'middle_blk_num': 1, 'dec_blk_nums': [1, 1]},
+    'NAFNetLocal': {'type': 'NAFNetLocal', 'width': 8, 'enc_blk_nums': [1, 1], 'middle_blk_num': 1,
+                    'dec_blk_nums': [1, 1], 'train_size': [1, 3, 24, 24]},
+    'Baseline': {'type': 'Baseline', 'width': 8, 'enc_blk_nums': [1], 'middle_blk_num': 1, 'dec_blk_nums': [1]},
+    'DeblurUNet': {'type': 'DeblurUNet', 'width': 8, 'enc_blk_nums': [1], 'middle_blk_num': 1, 'dec_blk_nums': [1]},
+    'ResidualCNN': {'type': 'ResidualCNN', 'num_feat': 8, 'num_block': 1},
+}
+
+
+@pytest.fixture(scope='module')
+def paired(tmp_path_factory):
+    return make_paired_folders(str(tmp_path_factory.mktemp('paired')))
+
+
+def run(kind, opt_path, root, monkeypatch, *args):
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, 'argv', [f'{kind}.py', '-opt', str(opt_path), *args])
+    getattr(pipeline, kind)()
+
+
+def load_params(path):
+    return torch.load(path, weights_only=True)['params']
+
+
+@pytest.mark.parametrize('arch', sorted(TINY_NETWORKS))
+def test_each_arch_trains_validates_and_saves(arch, paired, tmp_path, monkeypatch):
+    opt = tiny_options(paired, name=f'tiny_{arch}', network=TINY_NETWORKS[arch], total_iter=4,
+                       val__tile=16, val__tile_overlap=4)
+    run('train', write_options(opt, tmp_path / 'opt.yml'), tmp_path, monkeypatch)
+    exp = tmp_path / 'experiments' / f'tiny_{arch}'
+    params = load_params(exp / 'models' / 'net_g_latest.pth')
+    assert all(torch.isfinite(v).all() for v in params.values())
+    assert (exp / 'training_states' / '4.state').is_file()
+    assert (exp / 'visualization' / '000' / '000_4.png').is_file()
+    assert (exp / 'visualization' / 'comparisons' / '000_4.png').is_file()
+    assert not list(exp.rglob('*.tmp'))  # atomic writes leave no temporaries
+
+
+def test_resume_reproduces_a_straight_run_exactly(paired, tmp_path, monkeypatch):
+    # 6 images at batch 2 = 3 iterations per epoch: the interruption at 4 falls inside epoch 1
+    straight = tiny_options(paired, name='straight', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    os.makedirs(tmp_path / 'a')
+    os.makedirs(tmp_path / 'b')
+    run('train', write_options(straight, tmp_path / 'straight.yml'), tmp_path / 'a', monkeypatch)
+    # the same schedule (T_max 20) stopped at 4, as if killed after its checkpoint at 4
+    first = tiny_options(paired, name='resumed', total_iter=4, val__val_freq=100)
+    run('train', write_options(first, tmp_path / 'first.yml'), tmp_path / 'b', monkeypatch)
+    second = tiny_options(paired, name='resumed', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    run('train', write_options(second, tmp_path / 'second.yml'), tmp_path / 'b', monkeypatch, '--auto_resume')
+
+    resumed_dir = tmp_path / 'b' / 'experiments' / 'resumed'
+    assert (resumed_dir / 'training_states' / '8.state').is_file()
+    a = load_params(tmp_path / 'a' / 'experiments' / 'straight' / 'models' / 'net_g_latest.pth')
+    b = load_params(resumed_dir / 'models' / 'net_g_latest.pth')
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # and not trivially: training moved the weights
+    c = load_params(resumed_dir / 'models' / 'net_g_4.pth')
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_unsafe_yaml_is_refused(tmp_path, monkeypatch):
+    marker = tmp_path / 'pwned'
+    bad = tmp_path / 'bad.yml'
+    bad.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(OptionsError, match='refused to build a Python object'):
+        run('train', bad, tmp_path, monkeypatch)
+    assert not marker.exists()
+
+
+def test_missing_paths_are_named(paired, tmp_path, monkeypatch):
+    opt = tiny_options(paired)
+    opt['datasets']['train']['dataroot_gt'] = str(tmp_path / 'nowhere')
+    opt['path']['pretrain_network_g'] = str(tmp_path / 'missing.pth')
+    with pytest.raises(OptionsError) as err:
+        run('train', write_options(opt, tmp_path / 'opt.yml'), tmp_path, monkeypatch)
+    assert 'datasets.train.dataroot_gt' in str(err.value) and 'nowhere' in str(err.value)
+    assert 'path.pretrain_network_g' in str(err.value)
+
+
+def test_force_yml_is_parsed_not_evaluated(paired, tmp_path, monkeypatch):
+    opt_path = write_options(tiny_options(paired), tmp_path / 'opt.yml')
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--force_yml', 'train:total_iter=[__import__("os")]',
+                                      'logger:print_freq=7'])
+    opt, _ = pipeline.parse_options(str(tmp_path))
+    assert opt['train']['total_iter'] == ['__import__("os")']  # a string in a list, never run
+    assert opt['logger']['print_freq'] == 7
+
+
+def test_local_rank_spellings_and_official_keys(paired, tmp_path, monkeypatch):
+    opt = tiny_options(paired)
+    opt['datasets']['train']['use_flip'] = opt['datasets']['train'].pop('use_hflip')
+    opt['val']['metrics']['ssim'] = {'type': 'calculate_ssim', 'crop_border': 0}
+    opt['num_gpu'] = 8
+    opt_path = write_options(opt, tmp_path / 'opt.yml')
+    for flag in ('--local-rank=0', '--local_rank=0'):
+        monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, flag])
+        with pytest.warns(UserWarning) as record:
+            parsed, _ = pipeline.parse_options(str(tmp_path))
+        messages = ' '.join(str(w.message) for w in record)
+        assert 'use_flip' in messages and 'calculate_ssim_3d' in messages
+        assert parsed['datasets']['train']['use_hflip'] is True
+        assert parsed['val']['metrics']['ssim']['type'] == 'calculate_ssim_3d'
+        if not torch.cuda.is_available():
+            assert parsed['num_gpu'] == 0
+
+
+def test_nonfinite_losses_skip_steps_then_stop(paired, tmp_path, monkeypatch):
+    from basicsr_nafnet.losses.psnr_loss import PSNRLoss
+    monkeypatch.setattr(PSNRLoss, 'forward', lambda self, pred, target, weight=None, **kw: (pred * float('nan')).mean())
+    opt = tiny_options(paired, total_iter=10)
+    opt['train']['max_nonfinite_steps'] = 3
+    opt['logger']['save_checkpoint_freq'] = 1
+    with pytest.raises(FloatingPointError, match='3 non-finite losses in a row'):
+        run('train', write_options(opt, tmp_path / 'opt.yml'), tmp_path, monkeypatch)
