@@ -26,6 +26,7 @@ setup(
         'torchvision',
         'mmengine',
         'opencv-python',
+        'pillow',
         'numpy',
         'lmdb',
         'scikit-image',

@@ -13,7 +13,8 @@ from collections import OrderedDict, namedtuple
 import torch
 
 __all__ = [
-    'CheckpointError', 'LoadReport', 'load_checkpoint', 'read_state_dict', 'self_ensemble', 'tiled_forward', 'tile_starts'
+    'CheckpointError', 'LoadReport', 'load_checkpoint', 'read_state_dict', 'self_ensemble', 'tiled_forward',
+    'tile_starts'
 ]
 
 # keys under which BasicSR and the official NAFNet releases store the weights, in order of preference
@@ -80,8 +81,8 @@ def tiled_forward(net, img, tile=None, overlap=32, progress=False):
         tile (int | tuple[int, int] | None): Tile height and width. None, or a tile at least as
             large as the image, runs the whole image at once: the result is exactly ``net(img)``.
             Along an axis shorter than the tile, the tile is the whole axis.
-        overlap (int): Minimum overlap between neighbouring tiles, in pixels. The overlap is
-            blended with raised-cosine weights. Default: 32.
+        overlap (int | tuple[int, int]): Minimum overlap between neighbouring tiles, in pixels,
+            capped at half the tile. The overlap is blended with raised-cosine weights. Default: 32.
         progress (bool): Show a tqdm bar over the tiles. Default: False.
 
     Returns:
@@ -101,8 +102,8 @@ def tiled_forward(net, img, tile=None, overlap=32, progress=False):
     ov_h, ov_w = _pair(overlap, 'overlap')
     if ov_h < 0 or ov_w < 0:
         raise ValueError(f'overlap must be >= 0, got {overlap!r}')
-    # an overlap as large as the tile would never advance
-    ov_h, ov_w = min(ov_h, tile_h - 1), min(ov_w, tile_w - 1)
+    # more than half a tile of overlap would run most pixels three or more times
+    ov_h, ov_w = min(ov_h, tile_h // 2), min(ov_w, tile_w // 2)
     ys, xs = tile_starts(h, tile_h, ov_h), tile_starts(w, tile_w, ov_w)
 
     out = weight = None
@@ -169,9 +170,9 @@ def read_state_dict(path, key=None):
         lines = [line.strip() for line in str(err).splitlines()]
         blocked = next((line for line in lines if 'GLOBAL' in line or 'Unsupported global' in line), None)
         if blocked is None:  # garbage bytes fail in the same unpickler with 'Unsupported operand'
-            raise CheckpointError(f'checkpoint {path}: not a readable PyTorch checkpoint '
-                                  f'({next((ln for ln in lines if "Unsupported" in ln), lines[0] if lines else "")})'
-                                  ) from None
+            raise CheckpointError(
+                f'checkpoint {path}: not a readable PyTorch checkpoint '
+                f'({next((ln for ln in lines if "Unsupported" in ln), lines[0] if lines else "")})') from None
         # weights_only refuses any pickle that would import or call something other than tensors
         raise CheckpointError(
             f'checkpoint {path}: refused to load it, because unpickling it would run code or build '
@@ -186,8 +187,8 @@ def read_state_dict(path, key=None):
             raise CheckpointError(f"checkpoint {path}: has no key '{key}'; it holds {_describe(ckpt)}")
         state = ckpt[key]
     else:
-        found = next((k for k in STATE_DICT_KEYS if isinstance(ckpt, dict) and k in ckpt
-                      and isinstance(ckpt[k], dict)), None)
+        found = next((k for k in STATE_DICT_KEYS if isinstance(ckpt, dict) and k in ckpt and isinstance(ckpt[k], dict)),
+                     None)
         key, state = (found, ckpt[found]) if found else (None, ckpt)
     if not _is_state_dict(state):
         where = f"under '{key}'" if key else 'at its top level'
@@ -229,11 +230,14 @@ def load_checkpoint(net, path, key=None, strict=True):
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs network {tuple(own[k].shape)}' for k, v in state.items()
-                  if k in own and v.shape != own[k].shape]
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs network {tuple(own[k].shape)}' for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
     if strict and (missing or unexpected or mismatched):
-        lines = [f'checkpoint {path}' + (f" (weights under '{key}')" if key else '') +
-                 f' does not fit {type(net).__name__}:']
+        lines = [
+            f'checkpoint {path}' + (f" (weights under '{key}')" if key else '') + f' does not fit {type(net).__name__}:'
+        ]
         if missing:
             lines.append(f'  missing keys: {_listing(missing)}')
         if unexpected:

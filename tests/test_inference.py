@@ -162,7 +162,7 @@ class _RunsCode:
     """Unpickling this would call os.system: what weights_only=True exists to refuse."""
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_pickle_that_would_run_code_is_refused(tmp_path):

@@ -54,8 +54,8 @@ def image_pairs():
         ('random-near', noise, np.clip(noise + rng.normal(0, 8, noise.shape), 0, 255).astype(np.uint8)),
         ('photo-blurred', photo, blur(photo)),
         ('gray-blurred', gray, blur(gray[..., None])[..., 0]),
-        ('flat-vs-edge', np.full((17, 19, 3), 128, np.uint8), np.tile(np.arange(19, dtype=np.uint8)[None, :, None] * 13,
-                                                                       (17, 1, 3))),
+        ('flat-vs-edge', np.full((17, 19, 3), 128,
+                                 np.uint8), np.tile(np.arange(19, dtype=np.uint8)[None, :, None] * 13, (17, 1, 3))),
     ]
 
 
@@ -88,8 +88,12 @@ def test_registered_and_called_the_way_validation_calls_it():
     assert METRIC_REGISTRY.get('calculate_ssim_3d') is calculate_ssim_3d
     a, b = image_pairs()[2][1:]
     # BasicSR's validation: calculate_metric(dict(img=..., img2=...), the option entry)
-    value = calculate_metric(dict(img=a, img2=b), {'type': 'calculate_ssim_3d', 'crop_border': 0,
-                                                   'test_y_channel': False, 'better': 'higher'})
+    value = calculate_metric(dict(img=a, img2=b), {
+        'type': 'calculate_ssim_3d',
+        'crop_border': 0,
+        'test_y_channel': False,
+        'better': 'higher'
+    })
     assert value == pytest.approx(reference_ssim_3d(a, b), abs=1e-10)
     cropped = calculate_metric(dict(img=a, img2=b), {'type': 'calculate_ssim_3d', 'crop_border': 4})
     assert cropped == pytest.approx(reference_ssim_3d(a[4:-4, 4:-4], b[4:-4, 4:-4]), abs=1e-10)
@@ -98,8 +102,8 @@ def test_registered_and_called_the_way_validation_calls_it():
 def test_chw_input_and_tensor_variant():
     a, b = image_pairs()[2][1:]
     expected = reference_ssim_3d(a, b)
-    assert calculate_ssim_3d(a.transpose(2, 0, 1), b.transpose(2, 0, 1), 0, input_order='CHW') == pytest.approx(
-        expected, abs=1e-10)
+    assert calculate_ssim_3d(a.transpose(2, 0, 1), b.transpose(2, 0, 1), 0,
+                             input_order='CHW') == pytest.approx(expected, abs=1e-10)
     ta = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
     tb = torch.from_numpy(b).permute(2, 0, 1)[None].float() / 255
     got = calculate_ssim_3d_pt(torch.cat([ta, tb]), torch.cat([tb, tb]), crop_border=0)
@@ -119,3 +123,41 @@ def test_cuda_path_matches_cpu():
     a, b = image_pairs()[2][1:]
     got = ssim_3d(torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda(), dtype=torch.float64)
     assert got == pytest.approx(reference_ssim_3d(a, b), abs=1e-9)
+
+
+def test_used_by_a_basicsr_validation_run(tmp_path):
+    # BasicSR's own SRModel validates a tiny NAFNet on a folder test set with the registered metric
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.models.sr_model import SRModel
+    from basicsr.utils import tensor2img
+    from test_leaderboard import TINY_ARGS, make_pairs, write_folder_set
+
+    data = write_folder_set(tmp_path / 'set', make_pairs())
+    opt = dict(name='val',
+               model_type='SRModel',
+               num_gpu=0,
+               is_train=False,
+               dist=False,
+               rank=0,
+               world_size=1,
+               scale=1,
+               network_g=dict(type='NAFNet', **TINY_ARGS),
+               path=dict(pretrain_network_g=None),
+               val=dict(save_img=False, metrics=dict(ssim=dict(type='calculate_ssim_3d', crop_border=0))))
+    dataset = build_dataset(
+        dict(name='tiny',
+             type='PairedImageDataset',
+             dataroot_gt=f'{data}/target',
+             dataroot_lq=f'{data}/input',
+             io_backend=dict(type='disk'),
+             phase='val',
+             scale=1))
+    loader = build_dataloader(dataset, dict(phase='val'), num_gpu=0, dist=False, sampler=None)
+    model = SRModel(opt)
+    model.validation(loader, 0, None, save_img=False)
+    expected = []
+    with torch.no_grad():
+        for item in dataset:
+            out = model.net_g(item['lq'][None])
+            expected.append(calculate_ssim_3d(tensor2img(out), tensor2img(item['gt'][None]), 0))
+    assert model.metric_results['ssim'] == pytest.approx(np.mean(expected), abs=1e-9)

@@ -12,7 +12,6 @@ matrix applied to the channels; the two spatial axes are 1-D convolutions.
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils.registry import METRIC_REGISTRY
 

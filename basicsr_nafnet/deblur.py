@@ -1,0 +1,221 @@
+"""Deblurring your own photographs: files or folders in, restored images out.
+
+Images of any size and aspect are accepted. Grayscale images are processed as three equal channels
+and saved as grayscale; RGBA images keep their alpha channel untouched; 16-bit images are
+processed in float and saved as 16-bit; the EXIF orientation is applied before processing, so the
+output is upright (and carries no orientation tag). Outputs are written to a temporary file and
+renamed into place, and never replace an input. An unreadable file is reported and skipped.
+"""
+import os
+from collections import namedtuple
+
+import cv2
+import numpy as np
+import torch
+
+from .inference import tiled_forward
+
+__all__ = [
+    'IMAGE_EXTENSIONS', 'DeblurResult', 'collect_inputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'
+]
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+DeblurResult = namedtuple('DeblurResult', ['written', 'failed'])
+DeblurResult.__doc__ = '``written``: list of (input, output) paths; ``failed``: list of (input, message).'
+
+# EXIF orientation tag value -> operations that make the image upright
+_ORIENT = {
+    2: ('flip_lr', ),
+    3: ('rot180', ),
+    4: ('flip_ud', ),
+    5: ('transpose', ),
+    6: ('rot90_cw', ),
+    7: ('transverse', ),
+    8: ('rot90_ccw', )
+}
+
+
+def collect_inputs(paths):
+    """Expand files and folders (recursively) into ``(file, relative output stem)`` pairs.
+
+    Args:
+        paths (list[str]): Image files and/or folders.
+
+    Returns:
+        list[tuple[str, str]]: Each image and its path relative to the folder it was found in,
+        without extension (used to mirror the folder structure in the output).
+    """
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'):
+                        full = os.path.join(folder, f)
+                        found.append((full, os.path.splitext(os.path.relpath(full, path))[0]))
+        elif os.path.exists(path):
+            found.append((path, os.path.splitext(os.path.basename(path))[0]))
+        else:
+            raise FileNotFoundError(f'{path}: no such file or folder')
+    return found
+
+
+def _exif_orientation(path):
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # no EXIF, or a format PIL does not read: leave the image as stored
+        return 1
+
+
+def _apply_orientation(img, orientation):
+    for op in _ORIENT.get(orientation, ()):
+        if op == 'flip_lr':
+            img = img[:, ::-1]
+        elif op == 'flip_ud':
+            img = img[::-1]
+        elif op == 'rot180':
+            img = img[::-1, ::-1]
+        elif op == 'transpose':
+            img = np.swapaxes(img, 0, 1)
+        elif op == 'transverse':
+            img = np.swapaxes(img, 0, 1)[::-1, ::-1]
+        elif op == 'rot90_cw':
+            img = np.rot90(img, -1)
+        elif op == 'rot90_ccw':
+            img = np.rot90(img, 1)
+    return np.ascontiguousarray(img)
+
+
+def read_photo(path):
+    """Read an image, upright, as float32 RGB in [0, 1] plus what is needed to save it alike.
+
+    Returns:
+        tuple[ndarray, dict]: ``H x W x 3`` float32 RGB, and ``{'dtype', 'gray', 'alpha'}`` where
+        ``alpha`` is the untouched alpha channel (or None).
+
+    Raises:
+        ValueError: The file cannot be decoded or has an unsupported pixel format.
+    """
+    data = np.fromfile(path, np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise ValueError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
+    img = _apply_orientation(img, _exif_orientation(path))
+    scale = 255.0 if img.dtype == np.uint8 else 65535.0
+    meta = dict(dtype=img.dtype, gray=img.ndim == 2 or img.shape[2] == 1, alpha=None)
+    if meta['gray']:
+        rgb = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+    elif img.shape[2] == 4:
+        meta['alpha'] = img[..., 3].copy()
+        rgb = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB)
+    elif img.shape[2] == 3:
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        raise ValueError(f'{path}: {img.shape[2]} channels; expected gray, RGB or RGBA')
+    return rgb.astype(np.float32) / scale, meta
+
+
+def _to_dtype(img, dtype):
+    scale = 255.0 if dtype == np.uint8 else 65535.0
+    return np.clip(np.round(img * scale), 0, scale).astype(dtype)
+
+
+def write_photo(path, rgb, meta):
+    """Write a float RGB result in the input's format (gray/RGBA/16-bit kept), atomically.
+
+    Args:
+        path (str): Output file; its extension picks the encoder.
+        rgb (ndarray): ``H x W x 3`` float in [0, 1].
+        meta (dict): From :func:`read_photo`.
+    """
+    if meta['gray']:
+        out = _to_dtype(rgb.mean(axis=2), meta['dtype'])
+    else:
+        out = cv2.cvtColor(_to_dtype(rgb, meta['dtype']), cv2.COLOR_RGB2BGR)
+        if meta['alpha'] is not None:
+            out = np.dstack([out, meta['alpha']])
+    ext = os.path.splitext(path)[1].lower()
+    if out.dtype == np.uint16 and ext not in ('.png', '.tif', '.tiff'):
+        raise ValueError(f'{path}: {ext} cannot hold 16-bit pixels; use --ext png or tif')
+    ok, buf = cv2.imencode(ext, out)
+    if not ok:
+        raise ValueError(f'{path}: OpenCV cannot encode {ext} with {out.shape} {out.dtype} pixels')
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp-{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'):
+    """Run ``net`` on one ``H x W x 3`` float RGB image; returns the same layout, clipped to [0, 1].
+
+    Args:
+        net (nn.Module): The network, already on ``device``.
+        rgb (ndarray): The image.
+        device (str | torch.device): Where to compute.
+        tile (int | None), overlap (int): Tiled inference (see :func:`~basicsr_nafnet.inference.tiled_forward`).
+        precision (str): 'fp32', 'fp16' or 'bf16' (autocast; normalisations stay in float32).
+    """
+    device = torch.device(device)
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(device)
+    dtype = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}[precision]
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        out = tiled_forward(net, x, tile=tile, overlap=overlap)
+    return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def deblur_files(net,
+                 inputs,
+                 out_dir,
+                 device='cpu',
+                 tile=None,
+                 overlap=32,
+                 precision='fp32',
+                 ext='png',
+                 suffix='',
+                 progress=True):
+    """Deblur image files into ``out_dir``, mirroring folder structure; failures are collected, not raised.
+
+    Args:
+        net (nn.Module): The network, already on ``device`` and in eval mode.
+        inputs (list[str]): Files and/or folders.
+        out_dir (str): Output folder.
+        device, tile, overlap, precision: See :func:`deblur_array`.
+        ext (str): Output format: 'png' (default; lossless, keeps 16-bit), 'tif', 'jpg', ... or
+            'same' for the input's own extension.
+        suffix (str): Appended to each output name (e.g. '_deblurred').
+        progress (bool): Show a tqdm bar.
+
+    Returns:
+        DeblurResult: Written ``(input, output)`` pairs and failed ``(input, message)`` pairs.
+    """
+    from tqdm import tqdm
+
+    files = collect_inputs(inputs)
+    input_paths = {os.path.realpath(f) for f, _ in files}
+    written, failed = [], []
+    for path, stem in tqdm(files, desc='deblur', unit='img', disable=not progress):
+        out_ext = os.path.splitext(path)[1] if ext == 'same' else '.' + ext.lstrip('.')
+        out_path = os.path.join(out_dir, stem + suffix + out_ext)
+        try:
+            if os.path.realpath(out_path) in input_paths:
+                raise ValueError(f'output {out_path} would overwrite an input; choose another -o or a --suffix')
+            rgb, meta = read_photo(path)
+            restored = deblur_array(net, rgb, device, tile, overlap, precision)
+            written.append((path, write_photo(out_path, restored, meta)))
+        except (ValueError, OSError, cv2.error, RuntimeError) as err:
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            failed.append((path, message if path in message else f'{path}: {message}'))
+    return DeblurResult(written, failed)

@@ -1,0 +1,204 @@
+"""The leaderboard: every requested network and variant scored on one test set by the GoPro protocol.
+
+Rows: ``input`` (the blurred images themselves, the floor), then for each ``--model`` a ``plain``
+row and one row per requested option (TLC, tiled, x8 self-ensemble), then the published results
+if asked for. Per-image results are cached under ``<out>/cache`` so an interrupted run resumes.
+"""
+import copy
+import hashlib
+import json
+import os
+import resource
+
+import torch
+
+from . import report
+from .complexity import count_macs, count_params
+from .model_spec import build_model, parse_model_spec
+from .published import published_rows
+from .runner import Variant, evaluate_variant, make_forward, summarize
+from .testset import open_testset
+
+__all__ = ['run_leaderboard', 'variants_for']
+
+
+def _digest(obj):
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _file_identity(path):
+    if not path:
+        return None
+    st = os.stat(path)
+    return [os.path.abspath(path), st.st_size, int(st.st_mtime)]
+
+
+def variants_for(tlc=False, tile=None, overlap=32, x8=False):
+    """The rows to produce per model: plain, then one per requested option."""
+    rows = [Variant()]
+    if tlc:
+        rows.append(Variant(tlc=True))
+    if tile:
+        rows.append(Variant(tile=tile, overlap=overlap))
+    if x8:
+        rows.append(Variant(x8=True))
+    return rows
+
+
+def _with_tlc(net, train_size):
+    """A TLC copy of ``net``, or None when it has no global pooling to convert (or already uses TLC)."""
+    from basicsr_nafnet.archs.tlc import LocalAvgPool2d, convert_to_local
+
+    if not hasattr(net, 'stages_by_level') or any(isinstance(m, LocalAvgPool2d) for m in net.modules()):
+        return None
+    local = convert_to_local(copy.deepcopy(net), (1, 3, train_size, train_size))
+    return local if any(isinstance(m, LocalAvgPool2d) for m in local.modules()) else None
+
+
+def _uses_tlc(net):
+    from basicsr_nafnet.archs.tlc import LocalAvgPool2d
+    return any(isinstance(m, LocalAvgPool2d) for m in net.modules())
+
+
+def _peak_memory_mb(device):
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _cached_json(path, compute):
+    if path and os.path.isfile(path):
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    value = compute()
+    if path:
+        report.atomic_write_text(path, json.dumps(value))
+    return value
+
+
+def run_leaderboard(data,
+                    models=(),
+                    tlc=False,
+                    tlc_train_size=256,
+                    tile=None,
+                    overlap=32,
+                    x8=False,
+                    ssim_2d=False,
+                    published=False,
+                    out_dir=None,
+                    device='cpu',
+                    resume=True,
+                    log=print):
+    """Score networks on a paired test set and build the leaderboard.
+
+    Args:
+        data (str): Test set (see :func:`~basicsr_nafnet.evaluation.testset.open_testset`).
+        models (sequence[str]): ``--model`` specs (see :mod:`~basicsr_nafnet.evaluation.model_spec`).
+        tlc (bool): Add a TLC row per model. tlc_train_size (int): its training crop size.
+        tile (int | None): Add a tiled-inference row per model with this tile. overlap (int): its overlap.
+        x8 (bool): Add an x8 self-ensemble row per model.
+        ssim_2d (bool): Add BasicSR's per-channel 2-D SSIM as a second column.
+        published (bool): Append published GoPro results (marked as not measured here).
+        out_dir (str | None): Write leaderboard.json/.csv, per_image.csv and the cache here.
+        device (str): Torch device for the networks.
+        resume (bool): Reuse cached per-image results. Default: True.
+        log (callable): Where progress notes go.
+
+    Returns:
+        dict: ``rows`` (list of dicts), ``per_image`` (list of dicts), ``markdown`` (str), ``paths``
+        (written files, or None).
+    """
+    device = torch.device(device)
+    testset = open_testset(data)
+    # every spec is parsed and every checkpoint loaded before the long work, so a typo fails fast
+    nets = [(spec, build_model(spec, 'cpu')) for spec in map(parse_model_spec, models)]
+    cache_dir = os.path.join(out_dir, 'cache') if out_dir else None
+    if cache_dir:
+        os.makedirs(cache_dir, exist_ok=True)
+        if not resume:
+            for f in os.listdir(cache_dir):
+                os.remove(os.path.join(cache_dir, f))
+    data_id = os.path.abspath(data)
+
+    def cache_file(fingerprint, suffix):
+        return os.path.join(cache_dir, f'{_digest(fingerprint)}.{suffix}') if cache_dir else None
+
+    rows, per_image = [], []
+
+    def add_row(name, variant_label, records, **extra):
+        row = dict(name=name, variant=variant_label, **summarize(records), dataset=f'{testset.name} ({testset.layout})')
+        row.update(extra)
+        rows.append(row)
+        per_image.extend(dict(name=name, variant=variant_label, **r) for r in records)
+
+    records = evaluate_variant(None,
+                               testset,
+                               device,
+                               cache_file(['input', data_id, ssim_2d], 'jsonl'),
+                               ssim_2d,
+                               desc='input',
+                               identity=True)
+    add_row('input',
+            'identity',
+            records,
+            params=0,
+            macs=0,
+            runtime_s=0.0,
+            peak_mem_mb=None,
+            device=None,
+            source='measured here',
+            note='the blurred input itself (floor)',
+            checkpoint=None)
+
+    for spec, net in nets:
+        net = net.to(device)
+        model_id = [spec.network, _file_identity(spec.checkpoint), spec.key]
+        size = _cached_json(cache_file(['size', spec.network], 'json'),
+                            lambda: dict(params=count_params(net), macs=count_macs(net)))
+        for variant in variants_for(tlc, tile, overlap, x8):
+            runner = net
+            if variant.tlc:
+                runner = _with_tlc(net, tlc_train_size)
+                if runner is None:
+                    log(f'{spec.name}: no TLC row (the arch has no global pooling to convert, or already uses TLC)')
+                    continue
+            if device.type == 'cuda':
+                torch.cuda.reset_peak_memory_stats(device)
+            fingerprint = [
+                model_id,
+                variant.fingerprint(), tlc_train_size if variant.tlc else None, data_id,
+                str(device), ssim_2d
+            ]
+            records = evaluate_variant(make_forward(runner, variant),
+                                       testset,
+                                       device,
+                                       cache_file(fingerprint, 'jsonl'),
+                                       ssim_2d,
+                                       desc=f'{spec.name} {variant.label}')
+            peak = _cached_json(cache_file(fingerprint + ['peak'], 'json'), lambda: _peak_memory_mb(device))
+            label = variant.label
+            if label == 'plain' and _uses_tlc(net):
+                label = 'TLC (arch)'  # e.g. NAFNetLocal from an official test option file
+            add_row(spec.name,
+                    label,
+                    records,
+                    params=size['params'],
+                    macs=size['macs'] * (8 if variant.x8 else 1),
+                    peak_mem_mb=peak,
+                    device=_device_name(device),
+                    source='measured here',
+                    note=None if spec.checkpoint else 'untrained (random weights)',
+                    checkpoint=spec.checkpoint)
+        net.cpu()
+    if published:
+        rows.extend(published_rows())
+
+    markdown = report.markdown_table(rows, ssim_2d, f'{testset.root} ({len(testset)} pairs, {testset.layout})')
+    paths = report.write_outputs(out_dir, rows, per_image) if out_dir else None
+    return dict(rows=rows, per_image=per_image, markdown=markdown, paths=paths)
+
+
+def _device_name(device):
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    return f'cpu ({torch.get_num_threads()} threads)'

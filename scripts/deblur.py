@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""Deblur your own photographs with a trained model.
+
+Examples:
+    python scripts/deblur.py -i photos/ -o deblurred/ --model options/test/GoPro/NAFNet-width32.yml
+    python scripts/deblur.py -i shot.jpg -o out/ \\
+        --model "NAFNet:width=32,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width32.pth" \\
+        --tile 512 --tile-overlap 32
+
+Exit status: 0 when every image was written, 1 when some failed (each is reported), 2 when nothing
+could start (bad model, missing input).
+"""
+import argparse
+import sys
+
+import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
+from basicsr_nafnet.deblur import deblur_files
+from basicsr_nafnet.evaluation import build_model, parse_model_spec
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('-i', '--input', nargs='+', required=True, help='image files and/or folders (PNG/JPG/BMP/TIFF)')
+    p.add_argument('-o', '--output', required=True, help='output folder (folder structure is mirrored)')
+    p.add_argument('--model',
+                   required=True,
+                   metavar='SPEC',
+                   help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of this project')
+    p.add_argument('--tile', type=int, default=None, help='tile size for large images (default: whole image)')
+    p.add_argument('--tile-overlap', type=int, default=32, help='tile overlap, blended (default 32)')
+    p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument('--half', action='store_const', const='fp16', dest='precision', help='float16 autocast')
+    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision', help='bfloat16 autocast')
+    p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
+    p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
+    return p
+
+
+def main(argv=None):
+    import torch
+
+    args = build_parser().parse_args(argv)
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        spec = parse_model_spec(args.model)
+        if not spec.checkpoint:
+            raise ValueError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
+        net = build_model(spec, device)
+        result = deblur_files(net,
+                              args.input,
+                              args.output,
+                              device=device,
+                              tile=args.tile,
+                              overlap=args.tile_overlap,
+                              precision=args.precision or 'fp32',
+                              ext=args.ext,
+                              suffix=args.suffix)
+    except (ValueError, OSError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    for path, message in result.failed:
+        print(f'failed: {message}', file=sys.stderr)
+    print(f'{len(result.written)} written to {args.output}, {len(result.failed)} failed', file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Leaderboard on a paired test set by the GoPro protocol (PSNR, 3-D SSIM, size, cost, speed).
+
+Examples:
+    python scripts/leaderboard.py --data datasets/GoPro/test                     # the input row only
+    python scripts/leaderboard.py --data datasets/GoPro/test --published \\
+        --model options/test/GoPro/NAFNet-width32.yml \\
+        --model "NAFNet:width=64,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width64.pth" \\
+        --tlc --x8 --out results/leaderboard
+"""
+import argparse
+import sys
+
+import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
+from basicsr_nafnet.evaluation import run_leaderboard
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data',
+                   required=True,
+                   help='test set: a dataset folder/zip in any detected layout (test split), a folder with '
+                   'input/ + target/ images, or a folder with input.lmdb + target.lmdb')
+    p.add_argument('--model',
+                   action='append',
+                   default=[],
+                   metavar='SPEC',
+                   help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of '
+                   'this project (e.g. NAFNet-GoPro)')
+    p.add_argument('--tlc', action='store_true', help='add a row per model with the test-time local converter')
+    p.add_argument('--tlc-train-size', type=int, default=256, help='training crop size for TLC (default 256)')
+    p.add_argument('--tile', type=int, default=None, help='add a row per model with tiled inference of this tile')
+    p.add_argument('--tile-overlap', type=int, default=32, help='tile overlap in pixels (default 32)')
+    p.add_argument('--x8', action='store_true', help='add a row per model with x8 self-ensemble')
+    p.add_argument('--ssim-2d', action='store_true', help="also report BasicSR's per-channel 2-D SSIM")
+    p.add_argument('--published', action='store_true', help='add published GoPro results (not measured here)')
+    p.add_argument('--out',
+                   default=None,
+                   help='write leaderboard.json, leaderboard.csv, per_image.csv here '
+                   '(and a cache that makes re-runs resume)')
+    p.add_argument('--fresh', action='store_true', help='ignore and clear the per-image cache under --out')
+    p.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='torch device (default: cuda if available)')
+    return p
+
+
+def _cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        result = run_leaderboard(args.data,
+                                 args.model,
+                                 tlc=args.tlc,
+                                 tlc_train_size=args.tlc_train_size,
+                                 tile=args.tile,
+                                 overlap=args.tile_overlap,
+                                 x8=args.x8,
+                                 ssim_2d=args.ssim_2d,
+                                 published=args.published,
+                                 out_dir=args.out,
+                                 device=args.device,
+                                 resume=not args.fresh,
+                                 log=lambda msg: print(msg, file=sys.stderr))
+    except (ValueError, OSError) as err:  # our errors name the file and the problem; no traceback needed
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    print(result['markdown'])
+    if result['paths']:
+        print('written: ' + ', '.join(result['paths'].values()), file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

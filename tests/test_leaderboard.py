@@ -1,0 +1,272 @@
+"""Leaderboard: test sets, model specs, rows, outputs, resuming, bad input (basicsr_nafnet.evaluation)."""
+import csv
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from basicsr.archs import build_network
+from basicsr.metrics import calculate_psnr
+from skimage import data as skdata
+
+from basicsr_nafnet.evaluation import (ModelSpecError, TestSetError, open_testset, parse_model_spec, run_leaderboard)
+from basicsr_nafnet.evaluation.runner import evaluate_variant, to_uint8
+from basicsr_nafnet.inference import CheckpointError
+from basicsr_nafnet.metrics import calculate_ssim_3d
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))
+import leaderboard as leaderboard_cli  # noqa: E402  (scripts/leaderboard.py)
+
+TINY_ARGS = dict(width=8, enc_blk_nums=[1, 1], middle_blk_num=1, dec_blk_nums=[1, 1])
+TINY_SPEC = 'NAFNet:width=8,enc_blk_nums=[1,1],middle_blk_num=1,dec_blk_nums=[1,1]'
+KEYS = ('000', '001', '002')
+
+
+def make_pairs(n=3, h=40, w=52):
+    """Sharp crops of a photograph and their horizontally box-blurred versions (RGB uint8)."""
+    photo = skdata.astronaut()[::4, ::4]
+    pairs = []
+    for i in range(n):
+        sharp = np.ascontiguousarray(photo[10 * i:10 * i + h, 20 + 7 * i:20 + 7 * i + w])
+        pairs.append((cv2.blur(sharp, (7, 1)), sharp))
+    return pairs
+
+
+def write_folder_set(root, pairs, blur_dir='input', sharp_dir='target'):
+    for sub in (blur_dir, sharp_dir):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    for key, (blur, sharp) in zip(KEYS, pairs):
+        cv2.imwrite(os.path.join(root, blur_dir, f'{key}.png'), cv2.cvtColor(blur, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(os.path.join(root, sharp_dir, f'{key}.png'), cv2.cvtColor(sharp, cv2.COLOR_RGB2BGR))
+    return str(root)
+
+
+def write_lmdb_set(root, pairs):
+    import lmdb
+    for name, index in (('input.lmdb', 0), ('target.lmdb', 1)):
+        path = os.path.join(root, name)
+        os.makedirs(path)
+        env = lmdb.open(path, map_size=1 << 24)
+        meta = []
+        with env.begin(write=True) as txn:
+            for key, pair in zip(KEYS, pairs):
+                img = cv2.cvtColor(pair[index], cv2.COLOR_RGB2BGR)
+                txn.put(key.encode(), cv2.imencode('.png', img)[1].tobytes())
+                meta.append(f'{key}.png ({img.shape[0]},{img.shape[1]},3) 1\n')
+        env.close()
+        with open(os.path.join(path, 'meta_info.txt'), 'w') as f:
+            f.writelines(meta)
+    return str(root)
+
+
+def tiny_checkpoint(path, seed=0):
+    """An official-format checkpoint ({'params': ...}) of a tiny NAFNet with active blocks."""
+    torch.manual_seed(seed)
+    net = build_network(dict(type='NAFNet', **TINY_ARGS))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith(('beta', 'gamma')):
+                p.uniform_(-0.2, 0.2)
+        net.ending.weight.mul_(0.05)  # keep the output near the input, as a trained net would
+    torch.save({'params': net.state_dict()}, path)
+    return net.eval()
+
+
+@pytest.fixture(scope='module')
+def board(tmp_path_factory):
+    """One full leaderboard run (every row kind) shared by the tests that inspect its outputs."""
+    tmp = tmp_path_factory.mktemp('board')
+    pairs = make_pairs()
+    data = write_folder_set(tmp / 'set', pairs)
+    net = tiny_checkpoint(tmp / 'tiny.pth')
+    result = run_leaderboard(data, [f'{TINY_SPEC}@{tmp / "tiny.pth"}'],
+                             tlc=True,
+                             tlc_train_size=16,
+                             tile=24,
+                             overlap=8,
+                             x8=True,
+                             ssim_2d=True,
+                             published=True,
+                             out_dir=str(tmp / 'out'))
+    return dict(result=result, pairs=pairs, net=net, tmp=tmp, data=data)
+
+
+def test_identity_row_is_blur_vs_sharp(board):
+    row = board['result']['rows'][0]
+    assert (row['name'], row['variant']) == ('input', 'identity')
+    pairs = board['pairs']
+    assert row['psnr'] == pytest.approx(np.mean([calculate_psnr(b, s, 0) for b, s in pairs]), abs=1e-6)
+    assert row['ssim'] == pytest.approx(np.mean([calculate_ssim_3d(b, s, 0) for b, s in pairs]), abs=1e-12)
+    assert row['images'] == 3
+
+
+def test_official_checkpoint_row_matches_direct_evaluation(board):
+    plain = next(r for r in board['result']['rows'] if r['variant'] == 'plain')
+    net = board['net']
+    psnrs = []
+    with torch.inference_mode():
+        for blur, sharp in board['pairs']:
+            out = net(torch.from_numpy(blur).permute(2, 0, 1)[None].float() / 255)
+            psnrs.append(calculate_psnr(to_uint8(out), sharp, 0))
+    assert plain['psnr'] == pytest.approx(np.mean(psnrs), abs=1e-6)
+    assert plain['params'] == sum(p.numel() for p in net.parameters())
+    assert plain['macs'] > 0 and plain['runtime_s'] > 0
+
+
+def test_every_requested_row_and_outputs(board):
+    result, out = board['result'], board['tmp'] / 'out'
+    variants = [(r['name'].split(' ')[0], r['variant']) for r in result['rows']]
+    assert variants[:5] == [('input', 'identity'), ('NAFNet-tiny', 'plain'), ('NAFNet-tiny', 'TLC'),
+                            ('NAFNet-tiny', 'tile24'), ('NAFNet-tiny', 'x8')]
+    published = [r for r in result['rows'] if r['variant'] == 'published']
+    assert {'NAFNet-width32 (published)', 'NAFNet-width64 (published)'} <= {r['name'] for r in published}
+    assert len(published) >= 5 and all(r['note'] == 'published, not measured here' and r['source'] for r in published)
+    w64 = next(r for r in published if r['name'].startswith('NAFNet-width64'))
+    assert (w64['psnr'], w64['ssim']) == (33.69, 0.967)
+
+    table = result['markdown']
+    for name, variant in variants:
+        assert f'| {variant} |' in table
+    assert 'SSIM (2-D)' in table and 'not counted' in table
+
+    rows = json.loads((out / 'leaderboard.json').read_text())
+    assert isinstance(rows, list) and len(rows) == len(result['rows'])
+    for row in rows:
+        assert {'name', 'psnr', 'ssim', 'params', 'macs', 'runtime_s', 'device'} <= set(row)
+    with open(out / 'leaderboard.csv') as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+    with open(out / 'per_image.csv') as f:
+        per_image = list(csv.DictReader(f))
+    assert len(per_image) == 5 * 3  # measured rows x images
+    assert {p['key'] for p in per_image} == set(KEYS) and 'ssim_2d' in per_image[0]
+    x8 = next(r for r in rows if r['variant'] == 'x8')
+    assert x8['macs'] == 8 * rows[1]['macs']
+
+
+def test_tiled_row_close_to_whole_image(board):
+    rows = {r['variant']: r for r in board['result']['rows']}
+    assert abs(rows['tile24']['psnr'] - rows['plain']['psnr']) < 0.05
+
+
+def test_lmdb_and_layout_test_sets_give_the_same_pairs(tmp_path):
+    pairs = make_pairs()
+    folder = open_testset(write_folder_set(tmp_path / 'folder', pairs))
+    lmdb_set = open_testset(write_lmdb_set(tmp_path / 'lmdb', pairs))
+    layout_root = tmp_path / 'nafnet_layout'
+    write_folder_set(layout_root / 'test', pairs)  # NAFNet layout: test/{input,target}
+    layout_set = open_testset(str(layout_root))
+    assert folder.keys == lmdb_set.keys == layout_set.keys == list(KEYS)
+    assert lmdb_set.layout == 'LMDB' and layout_set.layout == 'NAFNet'
+    for key, (blur, sharp) in zip(KEYS, pairs):
+        for ts in (folder, lmdb_set, layout_set):
+            got_blur, got_sharp = ts.read(key)
+            assert np.array_equal(got_blur, blur) and np.array_equal(got_sharp, sharp)
+
+
+def test_resumes_from_cache_and_ignores_a_cut_line(tmp_path):
+    testset = open_testset(write_folder_set(tmp_path / 'set', make_pairs()))
+    cache = tmp_path / 'cache.jsonl'
+    # a finished record (with a marker value a real run cannot produce) and a line cut by a crash
+    cache.write_text(json.dumps(dict(key='000', psnr=123.0, ssim=0.5, runtime_s=1.0)) + '\n{"key": "001", "ps')
+    calls = []
+
+    def forward(x):
+        calls.append(1)
+        return x
+
+    records = evaluate_variant(forward, testset, torch.device('cpu'), str(cache))
+    assert len(calls) == 2 and records[0]['psnr'] == 123.0
+    assert records[1]['psnr'] == pytest.approx(calculate_psnr(*testset.read('001'), 0))
+    again = evaluate_variant(forward, testset, torch.device('cpu'), str(cache))
+    assert len(calls) == 2 and [r['key'] for r in again] == list(KEYS)
+
+
+def test_no_model_gives_input_row_only(tmp_path, capsys):
+    data = write_folder_set(tmp_path / 'set', make_pairs())
+    assert leaderboard_cli.main(['--data', data]) == 0
+    table = capsys.readouterr().out
+    assert '| input | identity |' in table
+    assert len([line for line in table.splitlines() if line.startswith('| ')]) == 2  # header + one row
+
+
+def test_model_spec_forms(tmp_path):
+    ckpt = tmp_path / 'c.pth'
+    tiny_checkpoint(ckpt)
+    spec = parse_model_spec(f'{TINY_SPEC}@{ckpt}')
+    assert spec.network == dict(type='NAFNet', **TINY_ARGS) and spec.checkpoint == str(ckpt)
+    opt = tmp_path / 'opt.yml'
+    opt.write_text(f'name: mine\nnetwork_g:\n  type: NAFNet\n  width: 8\n  enc_blk_nums: [1, 1]\n'
+                   f'  middle_blk_num: 1\n  dec_blk_nums: [1, 1]\npath:\n  pretrain_network_g: {ckpt}\n'
+                   f'  param_key_g: params\n')
+    spec = parse_model_spec(str(opt))
+    assert (spec.name, spec.key, spec.checkpoint) == ('mine', 'params', str(ckpt))
+    with pytest.raises(ModelSpecError, match="'NoSuchNet' is neither"):
+        parse_model_spec('NoSuchNet@x.pth')
+    with pytest.raises(ModelSpecError, match='not name=value'):
+        parse_model_spec('NAFNet:width')
+    with pytest.raises(ModelSpecError, match='checkpoint not found'):
+        parse_model_spec(f'NAFNet@{tmp_path / "absent.pth"}')
+
+
+def test_unsafe_option_file_is_refused(tmp_path):
+    opt = tmp_path / 'evil.yml'
+    opt.write_text("network_g: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ValueError, match='refused to build a Python object'):
+        parse_model_spec(str(opt))
+
+
+def test_bad_test_sets(tmp_path):
+    pairs = make_pairs()
+    root = write_folder_set(tmp_path / 'unpaired', pairs)
+    os.remove(os.path.join(root, 'target', '001.png'))
+    with pytest.raises(TestSetError, match=r'1 image\(s\) without a partner:\n  input/001 \(no sharp image\)'):
+        open_testset(root)
+
+    root = write_folder_set(tmp_path / 'sizes', pairs)
+    cv2.imwrite(os.path.join(root, 'target', '002.png'), np.zeros((30, 30, 3), np.uint8))
+    with pytest.raises(TestSetError, match='pair 002: the blurred image is 52x40 but the sharp one is 30x30'):
+        open_testset(root).read('002')
+
+    root = write_folder_set(tmp_path / 'broken', pairs)
+    with open(os.path.join(root, 'input', '000.png'), 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n truncated')
+    with pytest.raises(TestSetError, match=r'input/000.png: cannot decode the image'):
+        open_testset(root).read('000')
+
+    with pytest.raises(TestSetError, match='no such file or folder'):
+        open_testset(str(tmp_path / 'absent'))
+
+
+def test_cli_reports_bad_checkpoints_without_traceback(tmp_path, capsys):
+    data = write_folder_set(tmp_path / 'set', make_pairs())
+    wrong = tmp_path / 'wide.pth'
+    torch.save(
+        {
+            'params':
+            build_network(
+                dict(type='NAFNet', width=16, enc_blk_nums=[1, 1, 1], middle_blk_num=1, dec_blk_nums=[1, 1, 1
+                                                                                                      ])).state_dict()
+        }, wrong)
+    meta = tmp_path / 'meta.pth'
+    torch.save({'iter': 3, 'optimizers': []}, meta)
+    cases = [(wrong, 'unexpected keys: '), (meta, 'is not a state dict')]
+    for ckpt, expected in cases:
+        assert leaderboard_cli.main(['--data', data, '--model', f'{TINY_SPEC}@{ckpt}']) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('error: checkpoint ') and str(ckpt) in err and expected in err and 'Traceback' not in err
+    with pytest.raises(CheckpointError, match='shape mismatches'):
+        run_leaderboard(data, [f'{TINY_SPEC}@{wrong}'])
+
+
+def test_training_recipe_uses_its_latest_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    opt = tmp_path / 'recipe.yml'
+    opt.write_text('name: mine\nnetwork_g: {type: NAFNet, width: 8}\npath: {pretrain_network_g: ~}\n')
+    with pytest.raises(ModelSpecError, match='no experiments/mine/models/net_g_latest.pth'):
+        parse_model_spec(str(opt))
+    os.makedirs('experiments/mine/models')
+    torch.save({'params': {}}, 'experiments/mine/models/net_g_latest.pth')
+    assert parse_model_spec(str(opt)).checkpoint == os.path.join('experiments', 'mine', 'models', 'net_g_latest.pth')
