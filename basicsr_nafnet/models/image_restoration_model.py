@@ -2,6 +2,7 @@ import os
 import os.path as osp
 from collections import OrderedDict
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from basicsr.metrics import calculate_metric
@@ -15,8 +16,8 @@ from tqdm import tqdm
 from basicsr_nafnet.checkpoint import atomic_save
 from basicsr_nafnet.inference import tiled_forward
 from basicsr_nafnet.registry import register
+from basicsr_nafnet.visualize.compare import comparison_figure
 from .lr_scheduler import SCHEDULERS
-from .val_visuals import comparison_strip
 
 _AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, 'fp16': torch.float16, 'float16': torch.float16}
 
@@ -187,8 +188,11 @@ class ImageRestorationModel(SRModel):
                 imwrite(restored, self._visual_path(dataset_name, img_name, current_iter))
             if val_opt.get('save_comparison') and 'img2' in metric_data:
                 blur = tensor2img([self.lq.detach().cpu()])
+                # BasicSR images are BGR; the figure is drawn in RGB
+                figure, _ = comparison_figure(blur[..., ::-1], metric_data['img2'][..., ::-1],
+                                              [('restored', restored[..., ::-1])])
                 path = osp.join(self.opt['path']['visualization'], 'comparisons', f'{img_name}_{current_iter}.png')
-                imwrite(comparison_strip(blur, restored, metric_data['img2']), path)
+                imwrite(np.ascontiguousarray(figure[..., ::-1]), path)
             del self.lq, self.output
             if hasattr(self, 'gt'):
                 del self.gt
