@@ -34,6 +34,10 @@ setup(
         'tqdm',
     ],
     extras_require={'test': ['pytest']},
+    entry_points={'console_scripts': [
+        'basicsr-nafnet-train = basicsr_nafnet.train:main',
+        'basicsr-nafnet-test = basicsr_nafnet.test:main',
+    ]},
     license='MIT',
     zip_safe=False,
 )
