@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Make a GoPro-like blurred/sharp dataset (GOPRO_Large layout) from scikit-image's photographs.
+
+    python scripts/make_synthetic_gopro.py --output datasets/synthetic_gopro --train 300 --test 40 --size 256x256
+
+Then: python scripts/prepare_gopro.py --input datasets/synthetic_gopro --crop-size 128 --step 64
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout too
+
+from basicsr_nafnet.data.synthetic import make_synthetic_gopro  # noqa: E402
+
+
+def parse_size(text):
+    """'256x320' -> (256, 320) as (H, W); '256' -> (256, 256)."""
+    try:
+        parts = [int(v) for v in text.lower().split('x')]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must look like 256 or 256x320 (HxW), got {text!r}')
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f'size must look like 256 or 256x320 (HxW), got {text!r}')
+    return tuple(parts)
+
+
+def parse_range(text):
+    """'2,8' -> (2.0, 8.0)."""
+    try:
+        low, high = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected two numbers like 2,8, got {text!r}')
+    return low, high
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--output', required=True, help='folder to create')
+    parser.add_argument('--train', type=int, default=200, help='training pairs')
+    parser.add_argument('--test', type=int, default=40, help='test pairs (from other photographs)')
+    parser.add_argument('--size', type=parse_size, default=(256, 256), help='HxW of each image')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--blur-px', type=parse_range, default=(2.0, 8.0),
+                        help='range of camera path lengths in pixels (blur strength), e.g. 2,8')
+    parser.add_argument('--max-rotation', type=float, default=0.5, help='largest rotation over the exposure (degrees)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing output folder')
+    parser.add_argument('--no-progress', action='store_true')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = make_synthetic_gopro(args.output, train=args.train, test=args.test, size=args.size, seed=args.seed,
+                               progress=not args.no_progress, blur_px=args.blur_px, max_rotation=args.max_rotation,
+                               overwrite=args.overwrite)
+    print(f'wrote {args.train} train / {args.test} test pairs to {out}')
+    return out
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,113 @@
+"""The GoPro-like generator: determinism, held-out test photographs, the GOPRO_Large layout, blur physics."""
+import hashlib
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from basicsr_nafnet.data.layout import find_pairs, read_image
+from basicsr_nafnet.data.synthetic import TEST_PHOTOS, TRAIN_PHOTOS, make_synthetic_gopro
+
+
+def digest_tree(folder):
+    """``{relative path: sha256}`` of every file."""
+    out = {}
+    for base, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(base, name)
+            with open(path, 'rb') as f:
+                out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope='module')
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp('syn')
+    make_synthetic_gopro(str(root / 'a'), train=24, test=6, size=(48, 64), seed=3, progress=False)
+    return root
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(synthetic):
+    make_synthetic_gopro(str(synthetic / 'b'), train=24, test=6, size=(48, 64), seed=3, progress=False)
+    make_synthetic_gopro(str(synthetic / 'c'), train=24, test=6, size=(48, 64), seed=4, progress=False)
+    a, b, c = (digest_tree(str(synthetic / name)) for name in 'abc')
+    assert a == b
+    assert a.keys() == c.keys() and a != c
+    assert len([p for p in a if p.endswith('.png')]) == 2 * (24 + 6)
+
+
+def test_layout_is_gopro_large_and_test_photographs_are_held_out(synthetic):
+    root = str(synthetic / 'a')
+    layout, train = find_pairs(root, 'train')
+    assert layout == 'GOPRO_Large' and len(train) == 24
+    assert train[0].key == 'SYNTH_train_000-000001' and train[-1].key == 'SYNTH_train_001-000004'
+    _, test = find_pairs(root, 'test')
+    assert len(test) == 6
+    assert set(TRAIN_PHOTOS).isdisjoint(TEST_PHOTOS)
+
+    def photos(pairs):
+        names = set()
+        for pair in pairs:
+            sidecar = os.path.join(root, os.path.dirname(os.path.dirname(pair.blur)), 'motion',
+                                   os.path.basename(pair.blur).replace('.png', '.json'))
+            with open(sidecar) as f:
+                motion = json.load(f)
+            assert 7 <= motion['sub_frames'] <= 13 and motion['sharp_index'] == motion['sub_frames'] // 2
+            assert motion['trajectory_px'][motion['sharp_index']] == [0.0, 0.0]
+            names.add(motion['photo'])
+        return names
+
+    assert photos(train) <= set(TRAIN_PHOTOS) and photos(test) <= set(TEST_PHOTOS)
+    img = read_image(root, train[0].blur)
+    assert img.shape == (48, 64, 3) and img.dtype == np.uint8
+
+
+def test_blur_strength_is_a_parameter(tmp_path):
+    def mean_gradient(folder, sub):
+        total = 0.0
+        for base, _, files in os.walk(folder):
+            for name in files:
+                if os.path.basename(base) == sub:
+                    img = cv2.imread(os.path.join(base, name)).astype(np.float32)
+                    total += np.abs(np.diff(img, axis=1)).mean() + np.abs(np.diff(img, axis=0)).mean()
+        return total
+
+    mild = make_synthetic_gopro(str(tmp_path / 'mild'), train=6, test=1, size=(64, 64), seed=0, progress=False,
+                                blur_px=(0.0, 0.0), max_rotation=0.0)
+    strong = make_synthetic_gopro(str(tmp_path / 'strong'), train=6, test=1, size=(64, 64), seed=0, progress=False,
+                                  blur_px=(12.0, 12.0))
+    # no motion: every sub-frame equals the sharp one, so blurred == sharp up to rounding
+    for base, _, files in os.walk(os.path.join(mild, 'train')):
+        if os.path.basename(base) == 'blur':
+            for name in files:
+                diff = cv2.imread(os.path.join(base, name)).astype(int) - cv2.imread(
+                    os.path.join(os.path.dirname(base), 'sharp', name)).astype(int)
+                assert np.abs(diff).max() <= 1
+    assert mean_gradient(strong, 'blur') < 0.8 * mean_gradient(strong, 'sharp')
+
+
+def test_existing_output_is_not_replaced_without_overwrite(synthetic):
+    with pytest.raises(FileExistsError, match='overwrite'):
+        make_synthetic_gopro(str(synthetic / 'a'), train=1, test=1, size=(16, 16), progress=False)
+
+
+def test_cli_end_to_end_into_the_converter(tmp_path):
+    import importlib.util
+
+    from basicsr_nafnet.data.prepare import prepare_gopro
+    from basicsr_nafnet.data.verify import verify_lmdb_pair
+
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts',
+                          'make_synthetic_gopro.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_gopro_cli', script)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    out = cli.main(['--output', str(tmp_path / 'syn'), '--train', '3', '--test', '2', '--size', '40x56',
+                    '--blur-px', '1,3', '--no-progress'])
+    paths = prepare_gopro(out, crop_size=32, step=16, workers=0, progress=False)
+    assert verify_lmdb_pair(paths['train']['lq'], paths['train']['gt']) == 3 * 6
+    assert verify_lmdb_pair(paths['test']['lq'], paths['test']['gt']) == 2
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--output', 'x', '--size', '40by56'])
