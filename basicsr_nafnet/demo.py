@@ -53,27 +53,49 @@ def _finished(opt, root):
     return done and osp.isfile(latest)
 
 
-def train_demo(option_file, root, log=print):
-    """Train one demo model through ``basicsr_nafnet/train.py`` (a fresh process, resumable); returns its checkpoint."""
+def train_demo(option_file, root, iters=None, log=print):
+    """Train one demo model through ``basicsr_nafnet/train.py`` (a fresh process, resumable).
+
+    Args:
+        option_file (str): A demo option file.
+        root (str): Where ``experiments/`` goes.
+        iters (int, optional): Train this many iterations instead (a quick look; the run is named
+            ``<name>-<iters>it`` so it never mixes with the full one).
+
+    Returns:
+        tuple: The options as run and the path of the final checkpoint.
+    """
     opt = load_options(option_file)
+    overrides = []
+    if iters is not None:
+        opt['name'] = f"{opt['name']}-{iters}it"
+        opt['train']['total_iter'] = iters
+        overrides = [f"name={opt['name']}", f'train:total_iter={iters}', f'train:scheduler:T_max={iters}',
+                     f'val:val_freq={iters}', f'logger:save_checkpoint_freq={iters}',
+                     f'logger:print_freq={max(1, iters // 10)}']
     checkpoint = osp.join(root, 'experiments', opt['name'], 'models', 'net_g_latest.pth')
     if _finished(opt, root):
         log(f"[demo] {opt['name']}: already trained ({checkpoint})")
         return opt, checkpoint
     log(f"[demo] training {opt['name']}: {opt['train']['total_iter']} iterations on the CPU")
     cmd = [sys.executable, osp.join(PROJECT_ROOT, 'basicsr_nafnet', 'train.py'), '-opt', option_file, '--auto_resume']
+    if overrides:
+        cmd += ['--force_yml', *overrides]
     subprocess.run(cmd, cwd=root, check=True)
     return opt, checkpoint
 
 
-def _model_spec(opt, checkpoint):
+def _model_spec(option_file, opt, checkpoint, root, iters):
+    """The leaderboard spec: the option file itself when run from ``root`` (rows named after the run)."""
+    if iters is None and osp.samefile(root, os.getcwd()):
+        return option_file
     network = dict(opt['network_g'])
     arch = network.pop('type')
     args = ','.join(f'{key}={json.dumps(value)}' for key, value in network.items())
     return f'{arch}:{args}@{checkpoint}'
 
 
-def run_demo(root='.', models=('NAFNet', ), log=print):
+def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     """Data, training and the input-vs-restored table on the held-out synthetic test set.
 
     Returns:
@@ -85,8 +107,9 @@ def run_demo(root='.', models=('NAFNet', ), log=print):
     data_dir = ensure_demo_data(osp.join(root, 'datasets', 'synthetic_gopro'), log)
     specs = []
     for model in models:
-        opt, checkpoint = train_demo(osp.join(PROJECT_ROOT, DEMO_MODELS[model]), root, log)
-        specs.append(_model_spec(opt, checkpoint))
+        option_file = osp.join(PROJECT_ROOT, DEMO_MODELS[model])
+        opt, checkpoint = train_demo(option_file, root, iters, log)
+        specs.append(_model_spec(option_file, opt, checkpoint, root, iters))
     log('[demo] evaluating on the held-out synthetic test set')
     result = run_leaderboard(osp.join(data_dir, 'test'), models=specs, out_dir=osp.join(root, 'results', 'demo'),
                              log=log)
@@ -103,9 +126,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='CPU demo: synthetic GoPro-like data, training, evaluation.')
     parser.add_argument('--all', action='store_true', help='also train the DeblurUNet and ResidualCNN demos')
     parser.add_argument('--root', default='.', help='where datasets/, experiments/ and results/ go (default: .)')
+    parser.add_argument('--iters', type=int, default=None, help='a quick look: train this many iterations instead')
     args = parser.parse_args(argv)
     models = tuple(DEMO_MODELS) if args.all else ('NAFNet', )
-    run_demo(args.root, models)
+    run_demo(args.root, models, args.iters)
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ from torch import nn
 
 from basicsr_nafnet.registry import register
 from .arch_util import ResidualGatedBlock, UNetSkeleton
+from .fusion import fuse_unet
 
 
 class BaselineBlock(ResidualGatedBlock):
@@ -56,3 +57,7 @@ class Baseline(UNetSkeleton):
                  dec_blk_nums=(1, 1, 1, 1), dw_expand=1, ffn_expand=2, drop_out_rate=0.):
         block = partial(BaselineBlock, dw_expand=dw_expand, ffn_expand=ffn_expand, drop_out_rate=drop_out_rate)
         super().__init__(block, img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums)
+
+    def fuse(self):
+        """Inference-only copy with norm affines, beta and gamma folded into the convs (see ``fusion.py``)."""
+        return fuse_unet(self)

@@ -5,6 +5,7 @@ from torch import nn
 
 from basicsr_nafnet.registry import register
 from .arch_util import ResidualGatedBlock, SimpleGate, UNetSkeleton
+from .fusion import fuse_unet
 
 
 class NAFBlock(ResidualGatedBlock):
@@ -53,3 +54,7 @@ class NAFNet(UNetSkeleton):
                  dec_blk_nums=(1, 1, 1, 1), drop_out_rate=0.):
         super().__init__(partial(NAFBlock, drop_out_rate=drop_out_rate), img_channel, width, middle_blk_num,
                          enc_blk_nums, dec_blk_nums)
+
+    def fuse(self):
+        """Inference-only copy with norm affines, beta and gamma folded into the convs (see ``fusion.py``)."""
+        return fuse_unet(self)

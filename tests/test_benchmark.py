@@ -1,0 +1,76 @@
+"""The benchmarks run end to end on tiny configs (numbers printed, not asserted); their measuring tools are checked."""
+import importlib.util
+import json
+import os
+
+import torch
+
+from basicsr_nafnet.archs.arch_util import LayerNorm2d
+from basicsr_nafnet.benchmark import format_markdown, peak_memory, run_benchmark
+from basicsr_nafnet.layernorm_benchmark import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'scripts', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_quick(tmp_path, capsys):
+    out_json = tmp_path / 'bench.json'
+    results = load_script('benchmark').main(
+        ['--quick', '--archs', 'NAFNet', 'ResidualCNN', '--paths', 'default', 'bf16', '--runs', '1', '--train-runs',
+         '1', '--json', str(out_json)])
+    printed = capsys.readouterr().out
+    print(printed)  # shown with pytest -s: the numbers are for reading, not asserting
+    saved = json.loads(out_json.read_text())
+    assert list(saved['archs']) == ['NAFNet', 'ResidualCNN']
+    for entry in saved['archs'].values():
+        for res in entry['inference'].values():
+            assert list(res) == ['eager', 'default', 'bf16']
+            assert res['default']['max_abs_diff'] <= 1e-4
+        assert set(entry['training']['modes']) == {'fp32', 'channels_last', 'bf16_autocast'}
+    assert saved['tiled']['peak_mb'] is not None
+    assert '| NAFNet |' in printed and '| ResidualCNN |' in printed and 'Tiled NAFNet' in printed
+    assert format_markdown(results) in printed
+
+
+def test_cpu_peak_memory_counts_live_tensors():
+    mib8 = 2 * 2**20  # float32 elements in 8 MiB
+
+    def two_alive_then_one():
+        a = torch.ones(mib8)
+        b = torch.ones(mib8)
+        del a
+        c = torch.ones(mib8)
+        return b.sum() + c.sum()
+
+    peak = peak_memory(two_alive_then_one, torch.device('cpu'))
+    assert 16 * 2**20 <= peak < 17 * 2**20
+
+
+def test_plain_layernorm_matches_ours():
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    ours, plain = LayerNorm2d(5).double(), PlainLayerNorm2d(5).double()
+    with torch.no_grad():
+        ours.weight.normal_()
+        ours.bias.normal_()
+    plain.load_state_dict(ours.state_dict())
+    grads = []
+    for norm in (ours, plain):
+        out = norm(x)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append((out.detach(), x.grad.clone(), norm.weight.grad.clone(), norm.bias.grad.clone()))
+        x.grad = None
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_layernorm_benchmark_quick():
+    results = benchmark_layernorm(config=dict(width=8, enc_blk_nums=[1], middle_blk_num=1, dec_blk_nums=[1]),
+                                  batch=1, size=(16, 16), runs=1)
+    print(format_layernorm_markdown(results))
+    assert results['custom']['seconds'] > 0 and results['plain']['peak_mb'] > 0
