@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from .deploy import InferenceRunner, prepare_for_inference
 from .inference import tiled_forward
 
 __all__ = [
@@ -162,16 +163,19 @@ def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'
     """Run ``net`` on one ``H x W x 3`` float RGB image; returns the same layout, clipped to [0, 1].
 
     Args:
-        net (nn.Module): The network, already on ``device``.
+        net (nn.Module): The network, already on ``device``, or an ``InferenceRunner`` from
+            :func:`~basicsr_nafnet.deploy.prepare_for_inference` (then ``precision`` is its own).
         rgb (ndarray): The image.
         device (str | torch.device): Where to compute.
         tile (int | None), overlap (int): Tiled inference (see :func:`~basicsr_nafnet.inference.tiled_forward`).
-        precision (str): 'fp32', 'fp16' or 'bf16' (autocast; normalisations stay in float32).
+        precision (str): 'fp32' (default: the fastest float32 path, fused and channels_last), 'fp16' or
+            'bf16' (converted weights); see :func:`~basicsr_nafnet.deploy.prepare_for_inference`.
     """
+    if not isinstance(net, InferenceRunner):
+        net = prepare_for_inference(net, precision)
     device = torch.device(device)
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(device)
-    dtype = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}[precision]
-    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    with torch.inference_mode():
         out = tiled_forward(net, x, tile=tile, overlap=overlap)
     return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
@@ -203,6 +207,7 @@ def deblur_files(net,
     """
     from tqdm import tqdm
 
+    net = net if isinstance(net, InferenceRunner) else prepare_for_inference(net, precision)  # once for all files
     files = collect_inputs(inputs)
     input_paths = {os.path.realpath(f) for f, _ in files}
     written, failed = [], []

@@ -105,10 +105,11 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
 
     root = osp.abspath(root)
     data_dir = ensure_demo_data(osp.join(root, 'datasets', 'synthetic_gopro'), log)
-    specs = []
+    specs, runs = [], []
     for model in models:
         option_file = osp.join(PROJECT_ROOT, DEMO_MODELS[model])
         opt, checkpoint = train_demo(option_file, root, iters, log)
+        runs.append(osp.join(root, 'experiments', opt['name']))
         specs.append(_model_spec(option_file, opt, checkpoint, root, iters))
     log('[demo] evaluating on the held-out synthetic test set')
     result = run_leaderboard(osp.join(data_dir, 'test'), models=specs, out_dir=osp.join(root, 'results', 'demo'),
@@ -118,7 +119,8 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     for row in result['rows']:
         if row['name'] != 'input' and row.get('psnr') is not None:
             log(f"[demo] {row['name']}: {row['psnr'] - floor['psnr']:+.2f} dB PSNR over the blurry input")
-    log(f"[demo] comparison strips: {osp.join(root, 'experiments', '<name>', 'visualization', 'comparisons')}")
+    for run in runs:
+        log(f"[demo] comparison figures (blur | restored | sharp): {osp.join(run, 'visualization', 'comparisons')}")
     return result
 
 

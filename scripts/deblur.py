@@ -30,8 +30,8 @@ def build_parser():
     p.add_argument('--tile-overlap', type=int, default=32, help='tile overlap, blended (default 32)')
     p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
     precision = p.add_mutually_exclusive_group()
-    precision.add_argument('--half', action='store_const', const='fp16', dest='precision', help='float16 autocast')
-    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision', help='bfloat16 autocast')
+    precision.add_argument('--half', action='store_const', const='fp16', dest='precision', help='float16 weights (GPUs)')
+    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision', help='bfloat16 weights (fast only on CPUs with AVX-512 BF16/AMX, and GPUs)')
     p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
     p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
     return p

@@ -40,6 +40,8 @@ def build_parser():
                    '(and a cache that makes re-runs resume)')
     p.add_argument('--fresh', action='store_true', help='ignore and clear the per-image cache under --out')
     p.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='torch device (default: cuda if available)')
+    p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
+                   help='fp32 (default: fused, channels_last, exact) or low-precision weights (see docs/speed.md)')
     return p
 
 
@@ -63,6 +65,7 @@ def main(argv=None):
                                  out_dir=args.out,
                                  device=args.device,
                                  resume=not args.fresh,
+                                 precision=args.precision,
                                  log=lambda msg: print(msg, file=sys.stderr))
     except (ValueError, OSError) as err:  # our errors name the file and the problem; no traceback needed
         print(f'error: {err}', file=sys.stderr)

@@ -12,6 +12,8 @@ import resource
 
 import torch
 
+from basicsr_nafnet.deploy import prepare_for_inference
+
 from . import report
 from .complexity import count_macs, count_params
 from .model_spec import build_model, parse_model_spec
@@ -88,7 +90,8 @@ def run_leaderboard(data,
                     out_dir=None,
                     device='cpu',
                     resume=True,
-                    log=print):
+                    log=print,
+                    precision='fp32'):
     """Score networks on a paired test set and build the leaderboard.
 
     Args:
@@ -103,6 +106,8 @@ def run_leaderboard(data,
         device (str): Torch device for the networks.
         resume (bool): Reuse cached per-image results. Default: True.
         log (callable): Where progress notes go.
+        precision (str): How the networks run: 'fp32' (default: the fastest float32 path, fused and
+            channels_last, see :func:`~basicsr_nafnet.deploy.prepare_for_inference`), 'bf16' or 'fp16'.
 
     Returns:
         dict: ``rows`` (list of dicts), ``per_image`` (list of dicts), ``markdown`` (str), ``paths``
@@ -167,9 +172,9 @@ def run_leaderboard(data,
             fingerprint = [
                 model_id,
                 variant.fingerprint(), tlc_train_size if variant.tlc else None, data_id,
-                str(device), ssim_2d
+                str(device), ssim_2d, precision
             ]
-            records = evaluate_variant(make_forward(runner, variant),
+            records = evaluate_variant(make_forward(prepare_for_inference(runner, precision), variant),
                                        testset,
                                        device,
                                        cache_file(fingerprint, 'jsonl'),
@@ -186,6 +191,7 @@ def run_leaderboard(data,
                     macs=size['macs'] * (8 if variant.x8 else 1),
                     peak_mem_mb=peak,
                     device=_device_name(device),
+                    precision=precision,
                     source='measured here',
                     note=None if spec.checkpoint else 'untrained (random weights)',
                     checkpoint=spec.checkpoint)
