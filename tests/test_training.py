@@ -139,3 +139,42 @@ def test_entry_points_write_under_the_current_directory(how, paired, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / 'experiments' / f'entry_{how}' / 'models' / 'net_g_latest.pth').is_file()
     assert not os.path.exists(os.path.join(root, 'basicsr_nafnet', 'experiments'))
+
+
+def test_ema_autocast_and_drop_last_iteration_count(tmp_path, monkeypatch):
+    # 7 images at batch 2 make 3 batches per epoch (drop_last); BasicSR's estimate of 4 would stop at 6 of 8
+    data = make_paired_folders(str(tmp_path / 'data'), n_train=7, n_val=1)
+    opt = tiny_options(data, name='ema', total_iter=8, val__val_freq=100, logger__save_checkpoint_freq=8)
+    opt['train']['ema_decay'] = 0.9
+    opt['train']['autocast'] = 'bf16'
+    run('train', write_options(opt, tmp_path / 'opt.yml'), tmp_path, monkeypatch)
+    exp = tmp_path / 'experiments' / 'ema'
+    assert (exp / 'training_states' / '8.state').is_file()
+    saved = torch.load(exp / 'models' / 'net_g_8.pth', weights_only=True)
+    assert set(saved) == {'params', 'params_ema'}
+    assert any(not torch.equal(saved['params'][k], saved['params_ema'][k]) for k in saved['params'])
+
+
+def test_warmup_cosine_schedule_values():
+    from basicsr_nafnet.models.lr_scheduler import WarmupCosineLR
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = WarmupCosineLR(optimizer, T_max=12, eta_min=0.1, warmup_iter=2)
+    lrs = []
+    for _ in range(14):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(0.5) and lrs[1] == pytest.approx(1.0)  # linear warm-up
+    assert lrs[7] == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the cosine (5 of 10 steps)
+    assert lrs[12] == pytest.approx(0.1) and lrs[13] == pytest.approx(0.1)  # eta_min from T_max on
+
+
+def test_saved_states_load_with_weights_only(tmp_path):
+    import numpy as np
+
+    from basicsr_nafnet.checkpoint import atomic_save, load_state
+    path = tmp_path / 'x.state'
+    atomic_save({'iter': np.int64(3), 'psnr': np.float64(30.5), 'nested': [np.float32(1.5)]}, str(path))
+    state = load_state(str(path))
+    assert state == {'iter': 3, 'psnr': 30.5, 'nested': [1.5]}
+    assert type(state['psnr']) is float and not list(tmp_path.glob('*.tmp'))
