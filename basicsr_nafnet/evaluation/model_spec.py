@@ -133,8 +133,18 @@ def parse_model_spec(spec):
     ckpt = ckpt.strip() or None
     if ckpt and not os.path.isfile(ckpt):
         raise ModelSpecError(f'--model {spec!r}: checkpoint not found: {ckpt}')
-    name = f'{arch}-{os.path.splitext(os.path.basename(ckpt))[0]}' if ckpt else f'{arch} (untrained)'
+    name = _checkpoint_label(arch, ckpt) if ckpt else f'{arch} (untrained)'
     return ModelSpec(name, network, ckpt, None, True, spec)
+
+
+def _checkpoint_label(arch, ckpt):
+    """A row name for a checkpoint: the run name for BasicSR's ``experiments/<run>/models/net_g_<iter>.pth``."""
+    stem = os.path.splitext(os.path.basename(ckpt))[0]
+    models_dir = os.path.dirname(os.path.abspath(ckpt))
+    if os.path.basename(models_dir) == 'models' and stem.startswith('net_g_'):
+        run, iteration = os.path.basename(os.path.dirname(models_dir)), stem[len('net_g_'):]
+        return run if iteration == 'latest' else f'{run}@{iteration}'
+    return f'{arch}-{stem}'
 
 
 def build_model(spec, device='cpu'):
