@@ -10,7 +10,6 @@ import copy
 from collections import OrderedDict
 
 import torch
-from torch import nn
 
 from .archs.arch_util import LayerNorm2d
 from .benchmark import PEAK_MEMORY_METHOD, machine_description, peak_memory, time_interleaved
@@ -18,19 +17,13 @@ from .benchmark import PEAK_MEMORY_METHOD, machine_description, peak_memory, tim
 __all__ = ['PlainLayerNorm2d', 'with_plain_layernorm', 'benchmark_layernorm', 'format_layernorm_markdown']
 
 
-class PlainLayerNorm2d(nn.Module):
+class PlainLayerNorm2d(LayerNorm2d):
     """LayerNorm2d written as plain autograd operations (the textbook form), same parameters.
 
     Args:
         channels (int): Number of channels C.
         eps (float): Added to the variance. Default: 1e-6.
     """
-
-    def __init__(self, channels, eps=1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
 
     def forward(self, x):
         mu = x.mean(1, keepdim=True)

@@ -6,7 +6,7 @@ import os
 import torch
 
 from basicsr_nafnet.archs.arch_util import LayerNorm2d
-from basicsr_nafnet.benchmark import format_markdown, peak_memory, run_benchmark
+from basicsr_nafnet.benchmark import format_markdown, peak_memory
 from basicsr_nafnet.layernorm_benchmark import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

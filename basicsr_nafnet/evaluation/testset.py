@@ -7,7 +7,8 @@ name the files.
 import os
 
 import cv2
-import numpy as np
+
+from basicsr_nafnet.data.png import ImageProblem, decode_rgb8
 
 __all__ = ['TestSetError', 'PairedTestSet', 'open_testset']
 
@@ -55,15 +56,13 @@ class PairedTestSet:
 
 
 def _as_rgb8(img, where):
-    """Decode bytes (or take an array) and return H x W x 3 uint8 RGB, or raise a clear error."""
+    """Encoded bytes, or a BGR array from :func:`~basicsr_nafnet.data.layout.read_image` (already checked),
+    as H x W x 3 uint8 RGB; an unusable image raises :class:`TestSetError` naming ``where``."""
     if isinstance(img, (bytes, bytearray, memoryview)):
-        img = cv2.imdecode(np.frombuffer(img, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise TestSetError(f'{where}: cannot decode the image (missing, truncated or not an image)')
-    if img.dtype != np.uint8:
-        raise TestSetError(f'{where}: {img.dtype} pixels; the GoPro protocol scores 8-bit RGB images')
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise TestSetError(f'{where}: {1 if img.ndim == 2 else img.shape[2]} channel(s); expected 8-bit RGB')
+        try:
+            img = decode_rgb8(bytes(img), where)  # the data package's checks: decodable, 8-bit, 3 channels
+        except ImageProblem as err:
+            raise TestSetError(str(err)) from None
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
