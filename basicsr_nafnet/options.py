@@ -99,7 +99,18 @@ def apply_force_yml(opt, entry):
             raise OptionsError(f"--force_yml: '{keys}' does not name an existing option ('{key}' is missing)")
         node = node[key]
     try:
-        node[last] = yaml.safe_load(text.strip())
+        value = yaml.safe_load(text.strip())
     except yaml.YAMLError as err:
         raise OptionsError(f'--force_yml: cannot parse the value of {keys}: {err}') from None
+    node[last] = _number_if_numeric(value)
     return opt
+
+
+def _number_if_numeric(value):
+    """PyYAML reads ``3e-3`` (no dot) as a string; on the command line it means the number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value

@@ -94,10 +94,12 @@ def test_missing_paths_are_named(paired, tmp_path, monkeypatch):
 def test_force_yml_is_parsed_not_evaluated(paired, tmp_path, monkeypatch):
     opt_path = write_options(tiny_options(paired), tmp_path / 'opt.yml')
     monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--force_yml', 'train:total_iter=[__import__("os")]',
-                                      'logger:print_freq=7'])
+                                      'logger:print_freq=7', 'train:optim_g:lr=3e-3', 'name=renamed'])
     opt, _ = pipeline.parse_options(str(tmp_path))
     assert opt['train']['total_iter'] == ['__import__("os")']  # a string in a list, never run
     assert opt['logger']['print_freq'] == 7
+    assert opt['train']['optim_g']['lr'] == 3e-3  # YAML alone would read '3e-3' as a string
+    assert opt['name'] == 'renamed'
 
 
 def test_local_rank_spellings_and_official_keys(paired, tmp_path, monkeypatch):
