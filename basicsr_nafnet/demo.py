@@ -10,6 +10,7 @@ import os.path as osp
 import subprocess
 import sys
 
+from .evaluation.report import atomic_write_text
 from .options import load_options
 
 __all__ = ['DEMO_DATA', 'ensure_demo_data', 'train_demo', 'run_demo', 'main']
@@ -28,6 +29,15 @@ def _lmdbs_complete(data_dir):
                                     ('test', ('input.lmdb', 'target.lmdb'))) for name in names)
 
 
+def _read_stamp(path):
+    """The recipe the data was made with, or None (missing or unreadable: the data is made again)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def ensure_demo_data(data_dir, log=print):
     """Make the synthetic set and its LMDBs under ``data_dir`` unless they are there, made with these settings."""
     from .data.prepare import prepare_gopro
@@ -35,14 +45,13 @@ def ensure_demo_data(data_dir, log=print):
 
     recipe = dict(DEMO_DATA, size=list(DEMO_DATA['size']), crop=DEMO_CROP, step=DEMO_STEP)
     stamp = osp.join(data_dir, 'demo_recipe.json')
-    if _lmdbs_complete(data_dir) and osp.isfile(stamp) and json.load(open(stamp)) == recipe:
+    if _lmdbs_complete(data_dir) and _read_stamp(stamp) == recipe:
         log(f'[demo] data: reusing {data_dir}')
         return data_dir
     log(f"[demo] data: {DEMO_DATA['train']} training and {DEMO_DATA['test']} held-out GoPro-like pairs -> {data_dir}")
     make_synthetic_gopro(data_dir, overwrite=True, **DEMO_DATA)
     prepare_gopro(data_dir, crop_size=DEMO_CROP, step=DEMO_STEP, overwrite=True)
-    with open(stamp, 'w') as f:
-        json.dump(recipe, f)
+    atomic_write_text(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
     return data_dir
 
 
