@@ -187,9 +187,10 @@ def test_local_windows_follow_the_level():
     assert len(windows) == 5
 
 
-def test_local_pooling_matches_a_direct_window_mean():
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_local_pooling_matches_a_direct_window_mean(memory_format):
     from basicsr_nafnet.archs.tlc import LocalAvgPool2d
-    x = torch.rand(2, 3, 13, 17, dtype=torch.float64)
+    x = torch.rand(2, 3, 13, 17, dtype=torch.float64).contiguous(memory_format=memory_format)
     kh, kw = 5, 6
     out = LocalAvgPool2d((kh, kw))(x)
     direct = torch.nn.functional.avg_pool2d(x, (kh, kw), stride=1)  # valid positions, 9 x 12
@@ -200,6 +201,22 @@ def test_local_pooling_matches_a_direct_window_mean():
     assert torch.equal(out[..., 0, left:left + 12], out[..., top, left:left + 12])
     fast = LocalAvgPool2d((16, 16), fast_imp=True)(torch.rand(1, 2, 40, 40))
     assert fast.shape == (1, 2, 40, 40)
+
+
+def test_local_pooling_is_accurate_in_float32_on_a_full_frame():
+    from basicsr_nafnet.archs.tlc import LocalAvgPool2d
+    # a GoPro-sized map with a large bright region (running sums grow fastest there) and fine texture
+    torch.manual_seed(0)
+    x = torch.rand(1, 2, 720, 1280) * 0.2
+    x[..., 100:600, :700] += 0.8
+    pool = LocalAvgPool2d((384, 384))
+    exact = pool(x.double())
+    assert (pool(x).double() - exact).abs().max() < 1e-6
+    assert (pool(x.contiguous(memory_format=torch.channels_last)).double() - exact).abs().max() < 1e-6
+    # spot-check the float64 path against a direct window mean
+    top, left = (720 - 337) // 2 + 7, (1280 - 897) // 2 + 11  # 337 x 897 valid means, centred
+    direct = x.double()[..., 7:7 + 384, 11:11 + 384].mean((-2, -1))
+    assert torch.allclose(exact[..., top, left], direct, atol=1e-12)
 
 
 def test_build_does_not_mutate_options():
