@@ -4,11 +4,12 @@
     python scripts/benchmark.py                       # full run on the CPU (takes a long while)
     python scripts/benchmark.py --quick               # tiny configs, seconds
     python scripts/benchmark.py --device cuda --archs NAFNet --paths default bf16 fp16
+    python scripts/benchmark.py --option-file options/demo/NAFNet-demo.yml --train-only --no-tiled
 """
 import argparse
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
-from basicsr_nafnet.benchmark import PATHS, format_markdown, run_benchmark, write_json
+from basicsr_nafnet.benchmark import PATHS, configs_from_option_file, format_markdown, run_benchmark, write_json
 
 
 def parse_size(text):
@@ -27,12 +28,20 @@ def build_parser():
     parser.add_argument('--sizes', nargs='+', type=parse_size, default=[(256, 256), (720, 1280)],
                         help='inference sizes HxW; the first is also the MACs size (default: 256x256 720x1280)')
     parser.add_argument('--runs', type=int, default=5, help='timed runs per path after a warm-up (default: 5)')
-    parser.add_argument('--train-size', type=parse_size, default=(256, 256))
-    parser.add_argument('--train-batch', type=int, default=1)
+    parser.add_argument('--train-size', type=parse_size, help='training input HxW (default: 256x256)')
+    parser.add_argument('--train-batch', type=int, help='training batch (default: 1)')
     parser.add_argument('--train-runs', type=int, help='timed training steps (default: --runs)')
     parser.add_argument('--no-tiled', action='store_true', help='skip tiled 4K inference of NAFNet')
     parser.add_argument('--tile', type=int, default=512)
     parser.add_argument('--overlap', type=int, default=32)
+    parser.add_argument('--slow-factor', type=float, default=5.0,
+                        help='a path slower than eager by more than this in its warm-up call is timed by that call '
+                        'alone and not run at larger sizes (bf16 without bf16 hardware); 0: time everything '
+                        '(default: 5)')
+    parser.add_argument('--option-file', help='benchmark the network_g of this BasicSR option file instead of the '
+                        'built-in configurations; training size and batch default to its gt_size and batch')
+    parser.add_argument('--train-only', action='store_true', help='training steps only, no inference sizes')
+    parser.add_argument('--no-train', action='store_true', help='inference only, no training steps')
     parser.add_argument('--quick', action='store_true', help='tiny configurations and sizes (smoke test)')
     parser.add_argument('--json', default='benchmark.json', help='where to write the results (default: benchmark.json)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads before running')
@@ -44,11 +53,17 @@ def main(argv=None):
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    options = dict(archs=args.archs, sizes=args.sizes, paths=args.paths, runs=args.runs, device=args.device,
-                   train_size=args.train_size, train_batch=args.train_batch, train_runs=args.train_runs,
-                   tiled=not args.no_tiled, tile=args.tile, overlap=args.overlap)
+    train_size, train_batch, configs = args.train_size, args.train_batch, None
+    if args.option_file:
+        configs, file_size, file_batch = configs_from_option_file(args.option_file)
+        train_size, train_batch = train_size or file_size, train_batch or file_batch
+    options = dict(archs=args.archs, sizes=[] if args.train_only else args.sizes, paths=args.paths, runs=args.runs,
+                   device=args.device, train_size=train_size or (256, 256), train_batch=train_batch or 1,
+                   train_runs=args.train_runs, configs=configs,
+                   tiled=not args.no_tiled, tile=args.tile, overlap=args.overlap,
+                   slow_factor=args.slow_factor, train=not args.no_train)
     if args.quick:
-        options.update(quick=True, sizes=[(32, 32), (48, 80)], train_size=(32, 32), tile_size=(96, 160), tile=48,
+        options.update(quick=True, sizes=[] if args.train_only else [(32, 32), (48, 80)], train_size=(32, 32), tile_size=(96, 160), tile=48,
                        overlap=8)
     results = run_benchmark(**options)
     print(format_markdown(results))

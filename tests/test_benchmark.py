@@ -6,7 +6,7 @@ import os
 import torch
 
 from basicsr_nafnet.archs.arch_util import LayerNorm2d
-from basicsr_nafnet.benchmark import format_markdown, peak_memory
+from basicsr_nafnet.benchmark import format_markdown, peak_memory, run_benchmark
 from basicsr_nafnet.layernorm_benchmark import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +36,34 @@ def test_benchmark_script_quick(tmp_path, capsys):
     assert saved['tiled']['peak_mb'] is not None
     assert '| NAFNet |' in printed and '| ResidualCNN |' in printed and 'Tiled NAFNet' in printed
     assert format_markdown(results) in printed
+
+
+def test_benchmark_script_reads_an_option_file(tmp_path, capsys):
+    results = load_script('benchmark').main(
+        ['--option-file', os.path.join(ROOT, 'options', 'demo', 'NAFNet-demo.yml'), '--train-only', '--no-tiled',
+         '--train-size', '16x16', '--runs', '1', '--json', str(tmp_path / 'bench.json')])
+    entry = results['archs']['NAFNet-demo']
+    assert entry['config']['width'] == 16 and entry['inference'] == {}
+    assert entry['training']['batch'] == 8 and entry['training']['size'] == [16, 16]  # batch from the file
+    assert '| NAFNet-demo | 8x3x16x16 | fp32 |' in capsys.readouterr().out
+
+
+def test_slow_paths_are_timed_once_then_skipped_at_larger_sizes():
+    # a tiny slow_factor marks every path but eager as slow: each is timed by its warm-up call alone at
+    # the first size and not run at the second
+    results = run_benchmark(archs=['NAFNet'], sizes=[(16, 16), (24, 32)], paths=['default', 'bf16'], runs=2, quick=True,
+                            train_size=(16, 16), train_runs=2, tiled=False, slow_factor=1e-9, log=lambda line: None)
+    first, second = results['archs']['NAFNet']['inference'].values()
+    assert first['eager']['runs'] == 2 and first['default']['runs'] == 1 and first['bf16']['runs'] == 1
+    assert second['eager']['runs'] == 2 and 'slower than eager' in second['bf16']['skipped']
+    modes = results['archs']['NAFNet']['training']['modes']
+    assert modes['fp32']['runs'] == 2 and modes['bf16_autocast']['runs'] == 1
+    table = format_markdown(results)
+    assert '(1 call)' in table and 'not run (' in table
+    # without the guard every path is timed everywhere
+    results = run_benchmark(archs=['NAFNet'], sizes=[(16, 16), (24, 32)], paths=['bf16'], runs=2, quick=True,
+                            train_size=(16, 16), train_runs=2, tiled=False, slow_factor=0, log=lambda line: None)
+    assert all(r['runs'] == 2 for res in results['archs']['NAFNet']['inference'].values() for r in res.values())
 
 
 def test_cpu_peak_memory_counts_live_tensors():
