@@ -15,6 +15,7 @@ import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
 from basicsr_nafnet.deblur import deblur_files
+from basicsr_nafnet.deploy import prepare_for_inference
 from basicsr_nafnet.evaluation import build_model, parse_model_spec
 
 
@@ -32,6 +33,9 @@ def build_parser():
     precision = p.add_mutually_exclusive_group()
     precision.add_argument('--half', action='store_const', const='fp16', dest='precision', help='float16 weights (GPUs)')
     precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision', help='bfloat16 weights (fast only on CPUs with AVX-512 BF16/AMX, and GPUs)')
+    p.add_argument('--compile', action='store_true',
+                   help='torch.compile the network (minutes of compiling first; pays off on many same-sized images, '
+                   'see docs/speed.md)')
     p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
     p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
     return p
@@ -46,7 +50,7 @@ def main(argv=None):
         spec = parse_model_spec(args.model)
         if not spec.checkpoint:
             raise ValueError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
-        net = build_model(spec, device)
+        net = prepare_for_inference(build_model(spec, device), args.precision or 'fp32', compile=args.compile)
         result = deblur_files(net,
                               args.input,
                               args.output,

@@ -42,6 +42,8 @@ def build_parser():
     p.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='torch device (default: cuda if available)')
     p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
                    help='fp32 (default: fused, channels_last, exact) or low-precision weights (see docs/speed.md)')
+    p.add_argument('--compile', action='store_true',
+                   help='torch.compile each network (minutes of compiling first; see docs/speed.md)')
     return p
 
 
@@ -66,6 +68,7 @@ def main(argv=None):
                                  device=args.device,
                                  resume=not args.fresh,
                                  precision=args.precision,
+                                 compile=args.compile,
                                  log=lambda msg: print(msg, file=sys.stderr))
     except (ValueError, OSError) as err:  # our errors name the file and the problem; no traceback needed
         print(f'error: {err}', file=sys.stderr)

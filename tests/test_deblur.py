@@ -5,6 +5,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import data as skdata
 from torch import nn
@@ -113,3 +114,18 @@ def test_cli_exit_status(tmp_path, capsys):
     assert 'failed: ' in capsys.readouterr().err
     assert deblur_cli.main(['-i', str(src), '-o', str(tmp_path / 'o2'), '--model', TINY_SPEC]) == 2
     assert 'needs trained weights' in capsys.readouterr().err
+
+
+def test_cli_compile_flag_compiles_the_network(tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, 'compile', lambda module, **kw: compiled.append(module) or module)
+    tiny_checkpoint(tmp_path / 'n.pth')
+    src = tmp_path / 'in'
+    src.mkdir()
+    cv2.imwrite(str(src / 'a.png'), photo())
+    model = f'{TINY_SPEC}@{tmp_path / "n.pth"}'
+    assert deblur_cli.main(['-i', str(src), '-o', str(tmp_path / 'out'), '--model', model]) == 0
+    assert compiled == []
+    assert deblur_cli.main(['-i', str(src), '-o', str(tmp_path / 'out2'), '--model', model, '--compile']) == 0
+    assert len(compiled) == 1
+    assert np.array_equal(cv2.imread(str(tmp_path / 'out' / 'a.png')), cv2.imread(str(tmp_path / 'out2' / 'a.png')))

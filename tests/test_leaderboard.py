@@ -192,6 +192,20 @@ def test_no_model_gives_input_row_only(tmp_path, capsys):
     assert len([line for line in table.splitlines() if line.startswith('| ')]) == 2  # header + one row
 
 
+def test_compile_option_compiles_each_network(tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, 'compile', lambda module, **kw: compiled.append(module) or module)
+    tmp = tmp_path
+    data = write_folder_set(tmp / 'set', make_pairs())
+    tiny_checkpoint(tmp / 'tiny.pth')
+    spec = f'{TINY_SPEC}@{tmp / "tiny.pth"}'
+    plain = run_leaderboard(data, [spec], out_dir=str(tmp / 'out'), log=lambda msg: None)
+    assert compiled == []
+    result = run_leaderboard(data, [spec], x8=True, compile=True, out_dir=str(tmp / 'out'), log=lambda msg: None)
+    assert len(compiled) == 2  # plain and x8 rows, not answered from the uncompiled run's cache
+    assert result['rows'][1]['psnr'] == pytest.approx(plain['rows'][1]['psnr'], abs=1e-6)
+
+
 def test_model_spec_forms(tmp_path):
     ckpt = tmp_path / 'c.pth'
     tiny_checkpoint(ckpt)

@@ -91,7 +91,8 @@ def run_leaderboard(data,
                     device='cpu',
                     resume=True,
                     log=print,
-                    precision='fp32'):
+                    precision='fp32',
+                    compile=False):
     """Score networks on a paired test set and build the leaderboard.
 
     Args:
@@ -108,6 +109,8 @@ def run_leaderboard(data,
         log (callable): Where progress notes go.
         precision (str): How the networks run: 'fp32' (default: the fastest float32 path, fused and
             channels_last, see :func:`~basicsr_nafnet.deploy.prepare_for_inference`), 'bf16' or 'fp16'.
+        compile (bool): ``torch.compile`` each network (its first image then includes the compile
+            time; the runtime column is a median, so it does not).
 
     Returns:
         dict: ``rows`` (list of dicts), ``per_image`` (list of dicts), ``markdown`` (str), ``paths``
@@ -173,8 +176,8 @@ def run_leaderboard(data,
                 model_id,
                 variant.fingerprint(), tlc_train_size if variant.tlc else None, data_id,
                 str(device), ssim_2d, precision
-            ]
-            records = evaluate_variant(make_forward(prepare_for_inference(runner, precision), variant),
+            ] + (['compile'] if compile else [])
+            records = evaluate_variant(make_forward(prepare_for_inference(runner, precision, compile=compile), variant),
                                        testset,
                                        device,
                                        cache_file(fingerprint, 'jsonl'),
