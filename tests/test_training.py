@@ -157,6 +157,20 @@ def test_ema_autocast_and_drop_last_iteration_count(tmp_path, monkeypatch):
     assert any(not torch.equal(saved['params'][k], saved['params_ema'][k]) for k in saved['params'])
 
 
+def test_channels_last_training_matches_nchw(paired, tmp_path, monkeypatch):
+    saved = {}
+    for layout in ('nchw', 'channels_last'):
+        opt = tiny_options(paired, name=layout, total_iter=4, val__val_freq=100, logger__save_checkpoint_freq=4)
+        opt['train']['channels_last'] = layout == 'channels_last'
+        run('train', write_options(opt, tmp_path / f'{layout}.yml'), tmp_path, monkeypatch)
+        saved[layout] = load_params(tmp_path / 'experiments' / layout / 'models' / 'net_g_4.pth')
+    intro = saved['channels_last']['intro.weight']  # 3x3 conv: the two layouts have different strides
+    assert intro.is_contiguous(memory_format=torch.channels_last) and not intro.is_contiguous()
+    assert saved['nchw']['intro.weight'].is_contiguous()
+    for key, value in saved['nchw'].items():  # same training up to float rounding
+        assert torch.allclose(value, saved['channels_last'][key], atol=1e-5), key
+
+
 def test_warmup_cosine_schedule_values():
     from basicsr_nafnet.models.lr_scheduler import WarmupCosineLR
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)

@@ -32,6 +32,8 @@ class ImageRestorationModel(SRModel):
         train.scheduler.type: TrueCosineAnnealingLR / CosineAnnealingLR (``T_max``, ``eta_min``,
             optional ``warmup_iter``) besides BasicSR's own;
         train.autocast: null (default), bf16 or fp16 (fp16 with gradient scaling);
+        train.channels_last (bool, default false): weights and training batches in ``channels_last``
+            (faster for the CPU demo network, see ``docs/speed.md``; saved weights load either way);
         train.max_nonfinite_steps (default 5): consecutive non-finite losses before training stops;
         val.tile / val.tile_overlap (or the official ``val.grids`` with ``val.crop_size``): full-resolution
             validation in overlapping tiles; val.save_comparison: blur | restored | sharp strips.
@@ -50,6 +52,8 @@ class ImageRestorationModel(SRModel):
     # ---- devices and optimisation -------------------------------------------------------------
     def model_to_device(self, net):
         net = net.to(self.device)
+        if self._train_channels_last():  # before DDP wraps it, so its gradient buckets match the layout
+            net = net.to(memory_format=torch.channels_last)
         if self.opt['dist']:
             kwargs = dict(find_unused_parameters=self.opt.get('find_unused_parameters', False))
             if self.device.type == 'cuda':  # BasicSR passes CUDA device_ids unconditionally
@@ -58,6 +62,9 @@ class ImageRestorationModel(SRModel):
         elif self.opt['num_gpu'] > 1:
             net = DataParallel(net)
         return net
+
+    def _train_channels_last(self):
+        return bool(self.is_train and (self.opt.get('train') or {}).get('channels_last'))
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         optim_cls = getattr(torch.optim, optim_type, None)
@@ -85,6 +92,8 @@ class ImageRestorationModel(SRModel):
     def optimize_parameters(self, current_iter):
         train_opt = self.opt['train']
         self.optimizer_g.zero_grad(set_to_none=True)
+        if self._train_channels_last():
+            self.lq = self.lq.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
             self.output = self.net_g(self.lq)
