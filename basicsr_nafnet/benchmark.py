@@ -243,6 +243,21 @@ def _split_slow(first_seconds, reference, slow_factor):
     return {name for name, sec in first_seconds.items() if name != reference and sec > limit}
 
 
+def _time_guarding_slow(fns, reference, runs, device, desc, slow_factor):
+    """:func:`time_interleaved` after one timed warm-up call each; the slow ones keep that call as their time.
+
+    Returns:
+        tuple: Median seconds per function, the set of slow names (see :func:`_split_slow`) and
+        each function's warm-up return value.
+    """
+    first, values = _timed_first_calls(fns, device)
+    slow = _split_slow(first, reference, slow_factor)
+    seconds = time_interleaved({n: fn for n, fn in fns.items() if n not in slow}, runs, device, desc=desc,
+                               warmup=False)
+    seconds.update({n: first[n] for n in slow})
+    return seconds, slow, values
+
+
 def make_path(net, path):
     """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`)."""
     if path not in PATHS:
@@ -280,11 +295,8 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
     for p in paths:  # compiling happens in the first call: not what the path costs per image
         if (PATHS[p] or {}).get('compile'):
             calls[p]()
-    first, outputs = _timed_first_calls(calls, device)  # the warm-up calls, and the outputs compared below
-    slow = _split_slow(first, 'eager', slow_factor)
-    seconds = time_interleaved({p: fn for p, fn in calls.items() if p not in slow}, runs, device, desc=f'{h}x{w}',
-                               warmup=False)
-    seconds.update({p: first[p] for p in slow})
+    # the warm-up calls return the outputs compared below
+    seconds, slow, outputs = _time_guarding_slow(calls, 'eager', runs, device, f'{h}x{w}', slow_factor)
     results = OrderedDict()
     base = seconds.get('eager')
     megapixels = h * w / 1e6
@@ -335,11 +347,7 @@ def benchmark_training(net, size, batch, runs, device, modes=('fp32', 'channels_
             optimizer.step()
 
         steps[mode] = step
-    first, _ = _timed_first_calls(steps, device)
-    slow = _split_slow(first, 'fp32', slow_factor)
-    seconds = time_interleaved({m: fn for m, fn in steps.items() if m not in slow}, runs, device, desc='train step',
-                               warmup=False)
-    seconds.update({m: first[m] for m in slow})
+    seconds, slow, _ = _time_guarding_slow(steps, 'fp32', runs, device, 'train step', slow_factor)
     results = OrderedDict()
     for mode, step in steps.items():
         peak = peak_memory(step, device)
@@ -404,7 +412,8 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
     device = torch.device(device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda was requested but torch.cuda.is_available() is False')
-    configs = configs or (QUICK_CONFIGS if quick else GOPRO_CONFIGS)
+    builtin = QUICK_CONFIGS if quick else GOPRO_CONFIGS
+    configs = configs or builtin
     archs = list(archs or configs)
     unknown = [a for a in archs if a not in configs]
     if unknown:
@@ -455,7 +464,7 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
         results['archs'][name] = entry
         del net
     if tiled:
-        net = build_arch('NAFNet', (QUICK_CONFIGS if quick else GOPRO_CONFIGS)['NAFNet'], device)
+        net = build_arch('NAFNet', builtin['NAFNet'], device)
         results['tiled'] = benchmark_tiled(net, tile_size, tile, overlap, device)
         log(f"tiled {tile_size[0]}x{tile_size[1]}: peak {results['tiled']['peak_mb']} MB")
     return results
