@@ -4,7 +4,9 @@ Images of any size and aspect are accepted. Grayscale images are processed as th
 and saved as grayscale; RGBA images keep their alpha channel untouched; 16-bit images are
 processed in float and saved as 16-bit; the EXIF orientation is applied before processing, so the
 output is upright (and carries no orientation tag). Outputs are written to a temporary file and
-renamed into place, and never replace an input. An unreadable file is reported and skipped.
+renamed into place, only inside the output folder, and never replace an input; an output folder
+inside an input folder is not read as input. Every such check runs before any image is processed
+(:func:`plan_outputs`); an unreadable image is then reported and skipped.
 """
 import os
 from collections import namedtuple
@@ -14,10 +16,13 @@ import numpy as np
 import torch
 
 from .deploy import InferenceRunner, prepare_for_inference
+from .errors import UserError
+from .fileio import atomic_write, is_inside
 from .inference import tiled_forward
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'DeblurResult', 'collect_inputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'
+    'IMAGE_EXTENSIONS', 'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array',
+    'deblur_files'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -36,21 +41,26 @@ _ORIENT = {
 }
 
 
-def collect_inputs(paths):
+def collect_inputs(paths, exclude=None):
     """Expand files and folders (recursively) into ``(file, relative output stem)`` pairs.
 
     Args:
         paths (list[str]): Image files and/or folders.
+        exclude (str | None): A folder not to walk into (the output folder, so a second run never
+            reads the first run's outputs as inputs).
 
     Returns:
         list[tuple[str, str]]: Each image and its path relative to the folder it was found in,
         without extension (used to mirror the folder structure in the output).
+
+    Raises:
+        UserError: A path that does not exist.
     """
     found = []
     for path in paths:
         if os.path.isdir(path):
             for folder, dirs, files in os.walk(path):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if not (exclude and is_inside(os.path.join(folder, d), exclude)))
                 for f in sorted(files):
                     if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'):
                         full = os.path.join(folder, f)
@@ -58,8 +68,62 @@ def collect_inputs(paths):
         elif os.path.exists(path):
             found.append((path, os.path.splitext(os.path.basename(path))[0]))
         else:
-            raise FileNotFoundError(f'{path}: no such file or folder')
+            raise UserError(f'{path}: no such file or folder')
     return found
+
+
+def output_extension(ext, input_path):
+    """The output file extension for ``--ext`` (``'same'``: the input's own)."""
+    return os.path.splitext(input_path)[1] if ext == 'same' else '.' + ext.lstrip('.').lower()
+
+
+def plan_outputs(inputs, out_dir, ext='png', suffix=''):
+    """Check the arguments of a deblurring run and pair every input image with its output path.
+
+    Everything that would make the run write outside ``out_dir``, replace an input, write two images to
+    one name, or fail for every image is found here, before any image is processed. Earlier outputs are
+    not taken as inputs: ``out_dir`` is not walked into, and where it is an input folder itself, files
+    whose name ends with ``suffix`` are skipped.
+
+    Args:
+        inputs (list[str]): Image files and/or folders.
+        out_dir (str): Output folder (mirrors the folder structure of the inputs).
+        ext (str): Output format ('png', 'jpg', 'tif', ... or 'same').
+        suffix (str): Appended to each output name; it must not hold a path separator.
+
+    Returns:
+        list[tuple[str, str]]: ``(input, output)`` paths.
+
+    Raises:
+        UserError: Any of the problems above, or no image among ``inputs``.
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f'-o/--output {out_dir}: exists and is not a folder')
+    if ext != 'same' and not cv2.haveImageWriter('x.' + ext.lstrip('.')):
+        raise UserError(f"--ext {ext!r}: OpenCV cannot write this format; use png, jpg, tif, bmp or 'same'")
+    if any(sep in suffix for sep in ('/', '\\', os.sep, '\0')):
+        raise UserError(f'--suffix {suffix!r}: must not hold a path separator (outputs stay inside -o/--output)')
+    files = collect_inputs(inputs, exclude=out_dir)
+    if suffix:  # outputs written beside their inputs by an earlier run: never deblur them again
+        files = [(f, stem) for f, stem in files
+                 if not (stem.endswith(suffix) and is_inside(os.path.dirname(f) or '.', out_dir))]
+    if not files:
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {', '.join(inputs)}")
+    input_paths = {os.path.realpath(f) for f, _ in files}
+    plan, claimed = [], {}
+    for path, stem in files:
+        out_path = os.path.join(out_dir, stem + suffix + output_extension(ext, path))
+        real = os.path.realpath(out_path)
+        if not is_inside(out_path, out_dir):
+            raise UserError(f'{path}: its output {out_path} would lie outside {out_dir}')
+        if real in input_paths:
+            raise UserError(f'{path}: its output {out_path} would overwrite an input; choose another -o or a --suffix')
+        if real in claimed:
+            raise UserError(f'{claimed[real]} and {path} would both be written to {out_path}; use --ext same or '
+                            'deblur them separately')
+        claimed[real] = path
+        plan.append((path, out_path))
+    return plan
 
 
 def _exif_orientation(path):
@@ -103,9 +167,9 @@ def read_photo(path):
     data = np.fromfile(path, np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if img is None:
-        raise ValueError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
+        raise UserError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
     if img.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
+        raise UserError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
     img = _apply_orientation(img, _exif_orientation(path))
     scale = 255.0 if img.dtype == np.uint8 else 65535.0
     meta = dict(dtype=img.dtype, gray=img.ndim == 2 or img.shape[2] == 1, alpha=None)
@@ -117,7 +181,7 @@ def read_photo(path):
     elif img.shape[2] == 3:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     else:
-        raise ValueError(f'{path}: {img.shape[2]} channels; expected gray, RGB or RGBA')
+        raise UserError(f'{path}: {img.shape[2]} channels; expected gray, RGB or RGBA')
     return rgb.astype(np.float32) / scale, meta
 
 
@@ -142,21 +206,11 @@ def write_photo(path, rgb, meta):
             out = np.dstack([out, meta['alpha']])
     ext = os.path.splitext(path)[1].lower()
     if out.dtype == np.uint16 and ext not in ('.png', '.tif', '.tiff'):
-        raise ValueError(f'{path}: {ext} cannot hold 16-bit pixels; use --ext png or tif')
+        raise UserError(f'{path}: {ext} cannot hold 16-bit pixels; use --ext png or tif')
     ok, buf = cv2.imencode(ext, out)
     if not ok:
-        raise ValueError(f'{path}: OpenCV cannot encode {ext} with {out.shape} {out.dtype} pixels')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp-{os.getpid()}')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+        raise UserError(f'{path}: OpenCV cannot encode {ext} with {out.shape} {out.dtype} pixels')
+    return atomic_write(path, buf.tobytes())
 
 
 def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'):
@@ -189,8 +243,12 @@ def deblur_files(net,
                  precision='fp32',
                  ext='png',
                  suffix='',
-                 progress=True):
+                 progress=True,
+                 plan=None):
     """Deblur image files into ``out_dir``, mirroring folder structure; failures are collected, not raised.
+
+    The arguments are checked first (:func:`plan_outputs`, which raises ``UserError``); after that an
+    image that cannot be read or written is reported in the result and the others go on.
 
     Args:
         net (nn.Module): The network, already on ``device`` and in eval mode.
@@ -201,22 +259,21 @@ def deblur_files(net,
             'same' for the input's own extension.
         suffix (str): Appended to each output name (e.g. '_deblurred').
         progress (bool): Show a tqdm bar.
+        plan (list[tuple[str, str]] | None): What :func:`plan_outputs` returned for these arguments, if
+            the caller already checked them (then they are not listed again).
 
     Returns:
         DeblurResult: Written ``(input, output)`` pairs and failed ``(input, message)`` pairs.
     """
     from tqdm import tqdm
 
+    if (tile is not None and tile <= 0) or overlap < 0:
+        raise UserError(f'tile must be positive and overlap >= 0, got tile={tile}, overlap={overlap}')
+    plan = plan if plan is not None else plan_outputs(inputs, out_dir, ext, suffix)
     net = net if isinstance(net, InferenceRunner) else prepare_for_inference(net, precision)  # once for all files
-    files = collect_inputs(inputs)
-    input_paths = {os.path.realpath(f) for f, _ in files}
     written, failed = [], []
-    for path, stem in tqdm(files, desc='deblur', unit='img', disable=not progress):
-        out_ext = os.path.splitext(path)[1] if ext == 'same' else '.' + ext.lstrip('.')
-        out_path = os.path.join(out_dir, stem + suffix + out_ext)
+    for path, out_path in tqdm(plan, desc='deblur', unit='img', disable=not progress):
         try:
-            if os.path.realpath(out_path) in input_paths:
-                raise ValueError(f'output {out_path} would overwrite an input; choose another -o or a --suffix')
             rgb, meta = read_photo(path)
             restored = deblur_array(net, rgb, device, tile, overlap, precision)
             written.append((path, write_photo(out_path, restored, meta)))

@@ -3,13 +3,14 @@
 ``bash scripts/demo.sh`` runs :func:`main`. Every step resumes: data already made is kept, an interrupted
 training continues from its last checkpoint (``--auto_resume``), a finished one is not repeated.
 """
-import argparse
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
+from .cli import ArgumentParser, check_output_dir, command, positive_int
+from .errors import UserError
 from .evaluation.report import atomic_write_text
 from .options import load_options
 
@@ -90,7 +91,12 @@ def train_demo(option_file, root, iters=None, log=print):
     cmd = [sys.executable, osp.join(PROJECT_ROOT, 'basicsr_nafnet', 'train.py'), '-opt', option_file, '--auto_resume']
     if overrides:
         cmd += ['--force_yml', *overrides]
-    subprocess.run(cmd, cwd=root, check=True)
+    status = subprocess.run(cmd, cwd=root).returncode
+    if status == 130:
+        raise KeyboardInterrupt
+    if status != 0:
+        raise UserError(f"training {opt['name']} stopped with exit status {status} (its message is above); "
+                        'run the demo again to resume it')
     return opt, checkpoint
 
 
@@ -133,15 +139,20 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     return result
 
 
+@command(interrupted='stopped; what was finished is kept, run the demo again to continue where it stopped')
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='CPU demo: synthetic GoPro-like data, training, evaluation.')
+    parser = ArgumentParser(prog='python -m basicsr_nafnet.demo',
+                            description='CPU demo: synthetic GoPro-like data, training, evaluation.')
     parser.add_argument('--all', action='store_true', help='also train the DeblurUNet and ResidualCNN demos')
     parser.add_argument('--root', default='.', help='where datasets/, experiments/ and results/ go (default: .)')
-    parser.add_argument('--iters', type=int, default=None, help='a quick look: train this many iterations instead')
+    parser.add_argument('--iters', type=positive_int, default=None,
+                        help='a quick look: train this many iterations instead')
     args = parser.parse_args(argv)
+    check_output_dir(args.root, '--root')
     models = tuple(DEMO_MODELS) if args.all else ('NAFNet', )
     run_demo(args.root, models, args.iters)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -13,7 +13,9 @@ import warnings
 import torch
 import torch.distributed as dist
 
-__all__ = ['init_dist', 'default_backend']
+from .errors import UserError
+
+__all__ = ['init_dist', 'default_backend', 'check_launcher_environment']
 
 
 def default_backend():
@@ -56,3 +58,27 @@ def _slurm_environment(port):
         os.environ['MASTER_PORT'] = str(port)
     os.environ.setdefault('MASTER_PORT', '29500')
     os.environ.update(WORLD_SIZE=str(ntasks), RANK=str(proc_id), LOCAL_RANK=str(local_id))
+
+
+# what init_process_group's env:// method needs from each launcher
+_LAUNCHER_ENV = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                 'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')}
+
+
+def check_launcher_environment(launcher):
+    """Raise a clear error when the variables a launcher sets are missing (the job was not started by it).
+
+    Raises:
+        UserError: Naming the launcher, the missing variables and how to start the job.
+    """
+    needed = _LAUNCHER_ENV.get(launcher)
+    if needed is None:
+        raise UserError(f"--launcher {launcher}: unknown; choose none, pytorch or slurm")
+    missing = [name for name in needed if name not in os.environ]
+    if launcher == 'slurm' and 'MASTER_ADDR' in os.environ:
+        missing = [name for name in missing if name != 'SLURM_NODELIST']
+    if missing:
+        how = ('start it with torchrun --nproc_per_node=N basicsr_nafnet/train.py ... --launcher pytorch'
+               if launcher == 'pytorch' else 'start it with srun inside a slurm allocation')
+        raise UserError(f"--launcher {launcher}: {', '.join(missing)} not set, so this process was not started by "
+                        f'the launcher; {how} (or use --launcher none)')

@@ -6,25 +6,22 @@ seam is visible. :func:`load_checkpoint` loads BasicSR and official NAFNet check
 (``weights_only=True``) and turns every way a file can fail to fit into one clear message.
 """
 import math
-import os
-import pickle
 from collections import OrderedDict, namedtuple
 
 import torch
 
+from .checkpoint import CheckpointError, load_state
+from .errors import UserError
+
 __all__ = [
-    'CheckpointError', 'LoadReport', 'load_checkpoint', 'read_state_dict', 'self_ensemble', 'tiled_forward',
-    'tile_starts'
+    'CheckpointError', 'LoadReport', 'load_checkpoint', 'read_state_dict', 'state_dict_from', 'check_state_dict_fits',
+    'self_ensemble', 'tiled_forward', 'tile_starts'
 ]
 
 # keys under which BasicSR and the official NAFNet releases store the weights, in order of preference
 STATE_DICT_KEYS = ('params', 'params_ema', 'state_dict', 'model')
 
 LoadReport = namedtuple('LoadReport', ['key', 'missing', 'unexpected', 'mismatched'])
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read or does not fit the network."""
 
 
 # ----------------------------------------------------------------------------- tiled inference
@@ -95,13 +92,13 @@ def tiled_forward(net, img, tile=None, overlap=32, progress=False):
         return net(img)
     tile_h, tile_w = _pair(tile, 'tile')
     if tile_h <= 0 or tile_w <= 0:
-        raise ValueError(f'tile must be positive, got {tile!r}')
+        raise UserError(f'tile must be positive, got {tile!r}')
     if tile_h >= h and tile_w >= w:
         return net(img)
     tile_h, tile_w = min(tile_h, h), min(tile_w, w)
     ov_h, ov_w = _pair(overlap, 'overlap')
     if ov_h < 0 or ov_w < 0:
-        raise ValueError(f'overlap must be >= 0, got {overlap!r}')
+        raise UserError(f'overlap must be >= 0, got {overlap!r}')
     # more than half a tile of overlap would run most pixels three or more times
     ov_h, ov_w = min(ov_h, tile_h // 2), min(ov_w, tile_w // 2)
     ys, xs = tile_starts(h, tile_h, ov_h), tile_starts(w, tile_w, ov_w)
@@ -162,26 +159,11 @@ def read_state_dict(path, key=None):
         tuple[str | None, OrderedDict]: The key used (None for a bare state dict) and the state
         dict, with any ``module.`` prefix (DataParallel/DDP) removed.
     """
-    if not os.path.isfile(path):
-        raise CheckpointError(f'checkpoint {path}: no such file')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        lines = [line.strip() for line in str(err).splitlines()]
-        blocked = next((line for line in lines if 'GLOBAL' in line or 'Unsupported global' in line), None)
-        if blocked is None:  # garbage bytes fail in the same unpickler with 'Unsupported operand'
-            raise CheckpointError(
-                f'checkpoint {path}: not a readable PyTorch checkpoint '
-                f'({next((ln for ln in lines if "Unsupported" in ln), lines[0] if lines else "")})') from None
-        # weights_only refuses any pickle that would import or call something other than tensors
-        raise CheckpointError(
-            f'checkpoint {path}: refused to load it, because unpickling it would run code or build '
-            f'objects other than tensors (torch.load with weights_only=True: {blocked}). Load it with '
-            'weights_only=False only if you trust its source, then re-save its state dict.') from None
-    except Exception as err:  # corrupt zip, truncated file, not a torch file at all
-        raise CheckpointError(f'checkpoint {path}: not a readable PyTorch checkpoint '
-                              f'({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""})') from None
+    return state_dict_from(load_state(path, what='checkpoint'), path, key)
 
+
+def state_dict_from(ckpt, path, key=None):
+    """The weights inside a loaded checkpoint ``ckpt`` (see :func:`read_state_dict`); ``path`` names it in errors."""
     if key is not None:
         if not isinstance(ckpt, dict) or key not in ckpt:
             raise CheckpointError(f"checkpoint {path}: has no key '{key}'; it holds {_describe(ckpt)}")
@@ -203,6 +185,38 @@ def read_state_dict(path, key=None):
 def _listing(names, limit=5):
     shown = ', '.join(names[:limit])
     return f'{len(names)} ({shown}{", ..." if len(names) > limit else ""})'
+
+
+def check_state_dict_fits(net, state, path, key=None, strict=True):
+    """Compare a checkpoint's state dict with ``net``'s by names and shapes (``net`` may live on the meta device).
+
+    Returns:
+        tuple[list, list, list]: Missing keys, unexpected keys, and shape mismatches as text.
+
+    Raises:
+        CheckpointError: With ``strict``, when any list is non-empty; the message names the file and lists the
+            first few offending keys with their counts.
+    """
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs network {tuple(own[k].shape)}' for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    if strict and (missing or unexpected or mismatched):
+        lines = [
+            f'checkpoint {path}' + (f" (weights under '{key}')" if key else '') + f' does not fit {type(net).__name__}:'
+        ]
+        if missing:
+            lines.append(f'missing keys: {_listing(missing)}')
+        if unexpected:
+            lines.append(f'unexpected keys: {_listing(unexpected)}')
+        if mismatched:
+            lines.append(f'shape mismatches: {_listing(mismatched, 3)}')
+        lines.append('check the arch and its arguments (width, enc_blk_nums, ...) against the checkpoint')
+        raise CheckpointError('\n'.join(lines))
+    return missing, unexpected, mismatched
 
 
 def load_checkpoint(net, path, key=None, strict=True):
@@ -228,24 +242,7 @@ def load_checkpoint(net, path, key=None, strict=True):
     net = getattr(net, 'module', net)
     key, state = read_state_dict(path, key)
     own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        f'{k}: checkpoint {tuple(v.shape)} vs network {tuple(own[k].shape)}' for k, v in state.items()
-        if k in own and v.shape != own[k].shape
-    ]
-    if strict and (missing or unexpected or mismatched):
-        lines = [
-            f'checkpoint {path}' + (f" (weights under '{key}')" if key else '') + f' does not fit {type(net).__name__}:'
-        ]
-        if missing:
-            lines.append(f'  missing keys: {_listing(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected keys: {_listing(unexpected)}')
-        if mismatched:
-            lines.append(f'  shape mismatches: {_listing(mismatched, 3)}')
-        lines.append('  Check the arch and its arguments (width, enc_blk_nums, ...) against the checkpoint.')
-        raise CheckpointError('\n'.join(lines))
+    missing, unexpected, mismatched = check_state_dict_fits(net, state, path, key, strict)
     bad = {m.split(':')[0] for m in mismatched}
     net.load_state_dict({k: v for k, v in state.items() if k in own and k not in bad}, strict=False)
     return LoadReport(key, missing, unexpected, mismatched)

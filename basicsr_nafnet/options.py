@@ -5,31 +5,53 @@ and applies ``--force_yml`` values with ``eval``/``exec``. Here YAML is parsed w
 only, and ``--force_yml`` values are parsed as YAML scalars.
 """
 import os
+import re
 import warnings
 
 import yaml
 
-__all__ = ['OptionsError', 'load_options', 'normalize_options', 'check_paths', 'apply_force_yml']
+from .errors import UserError
+
+__all__ = ['OptionsError', 'OptionLoader', 'load_options', 'normalize_options', 'check_paths', 'apply_force_yml']
 
 
-class OptionsError(ValueError):
+class OptionsError(UserError):
     """An option file that cannot be used, with the file and key in the message."""
+
+
+class OptionLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (plain values, lists and mappings only) that also reads ``1e-3`` as a number.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would be the string
+    '1e-3' and fail deep inside the optimizer; YAML 1.2 and every user mean the number.
+    """
+
+
+OptionLoader.add_implicit_resolver(
+    'tag:yaml.org,2002:float',
+    re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
 
 
 def load_options(path):
     """Parse an option file with the safe YAML loader; refuse Python object tags with a clear error."""
+    if os.path.isdir(path):
+        raise OptionsError(f'option file {path}: is a folder, not a YAML file')
     try:
         with open(path, encoding='utf-8') as f:
-            opt = yaml.safe_load(f)
+            opt = yaml.load(f, Loader=OptionLoader)
     except FileNotFoundError:
         raise OptionsError(f'option file not found: {path}') from None
+    except UnicodeDecodeError:
+        raise OptionsError(f'option file {path}: not a text file (not UTF-8)') from None
     except yaml.constructor.ConstructorError as err:
         mark = err.problem_mark
         where = f' (line {mark.line + 1})' if mark is not None else ''
         raise OptionsError(f'{path}{where}: refused to build a Python object from YAML ({err.problem}); '
                            'option files may only hold plain values, lists and mappings') from None
     except yaml.YAMLError as err:
-        raise OptionsError(f'{path}: not valid YAML: {err}') from None
+        mark = getattr(err, 'problem_mark', None)
+        where = f' (line {mark.line + 1})' if mark is not None else ''
+        raise OptionsError(f'{path}{where}: not valid YAML: {one_line_yaml(err)}') from None
     if not isinstance(opt, dict):
         raise OptionsError(f'{path}: expected a mapping of options at the top level, got {type(opt).__name__}')
     return opt
@@ -44,24 +66,32 @@ def normalize_options(opt, source='options'):
 
     Works in place and returns ``opt``; each translation is reported once with ``warnings.warn``.
     """
-    for phase, dataset in (opt.get('datasets') or {}).items():
+    datasets = opt.get('datasets')
+    for phase, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
+        if not isinstance(dataset, dict):
+            continue  # validate_options names it
         for old, new in _RENAMED_DATASET_KEYS.items():
             if old in dataset:
                 value = dataset.pop(old)
                 dataset.setdefault(new, value)
                 warnings.warn(f"{source}: datasets.{phase}.{old} is called '{new}' in BasicSR; translated")
+    opt.setdefault('scale', 1)  # deblurring keeps the size; BasicSR's paired dataset reads it
     logger = opt.setdefault('logger', {})
+    if not isinstance(logger, dict):
+        return opt  # validate_options names it
     logger.setdefault('print_freq', 100)
     logger.setdefault('save_checkpoint_freq', 5000)
     logger.setdefault('use_tb_logger', False)
     opt.setdefault('path', {})
     val = opt.get('val')
-    if val is not None:
+    if isinstance(val, dict):
         val.setdefault('save_img', False)
         val.setdefault('suffix', None)
-        for name, metric in (val.get('metrics') or {}).items():
+        metrics = val.get('metrics')
+        ours = opt.get('model_type') == 'ImageRestorationModel'
+        for name, metric in (metrics.items() if isinstance(metrics, dict) and ours else ()):
             # the official NAFNet code's calculate_ssim defaults to the 3-D SSIM of the published numbers
-            if metric.get('type') == 'calculate_ssim' and opt.get('model_type') == 'ImageRestorationModel':
+            if isinstance(metric, dict) and metric.get('type') == 'calculate_ssim':
                 if metric.pop('ssim3d', True):
                     metric['type'] = 'calculate_ssim_3d'
                     warnings.warn(f"{source}: val.metrics.{name}: calculate_ssim of an ImageRestorationModel file means "
@@ -73,15 +103,16 @@ def normalize_options(opt, source='options'):
 def check_paths(opt, source='options'):
     """Fail early, naming the key and the path, when a dataroot or checkpoint does not exist."""
     missing = []
-    for phase, dataset in (opt.get('datasets') or {}).items():
+    datasets, paths = opt.get('datasets'), opt.get('path')
+    for phase, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
         for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file'):
-            path = dataset.get(key)
-            if path is not None and not os.path.exists(path):
+            path = dataset.get(key) if isinstance(dataset, dict) else None
+            if isinstance(path, str) and not os.path.exists(path):
                 missing.append(f'datasets.{phase}.{key}: {path}')
-    for key, path in (opt.get('path') or {}).items():
-        if path is not None and (key.startswith('pretrain_network') or key == 'resume_state'):
+    for key, path in (paths.items() if isinstance(paths, dict) else ()):
+        if isinstance(path, str) and (key.startswith('pretrain_network') or key == 'resume_state'):
             if not os.path.isfile(path):
-                missing.append(f'path.{key}: {path}')
+                missing.append(f'path.{key}: {path}' + (' is a folder' if os.path.isdir(path) else ''))
     if missing:
         raise OptionsError(f'{source}: these paths do not exist:\n  ' + '\n  '.join(missing) +
                            '\n(paths are relative to the current directory; see datasets/README.md to prepare data)')
@@ -99,18 +130,13 @@ def apply_force_yml(opt, entry):
             raise OptionsError(f"--force_yml: '{keys}' does not name an existing option ('{key}' is missing)")
         node = node[key]
     try:
-        value = yaml.safe_load(text.strip())
+        value = yaml.load(text.strip(), Loader=OptionLoader)
     except yaml.YAMLError as err:
-        raise OptionsError(f'--force_yml: cannot parse the value of {keys}: {err}') from None
-    node[last] = _number_if_numeric(value)
+        raise OptionsError(f'--force_yml: cannot parse the value of {keys}: {one_line_yaml(err)}') from None
+    node[last] = value
     return opt
 
 
-def _number_if_numeric(value):
-    """PyYAML reads ``3e-3`` (no dot) as a string; on the command line it means the number."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    return value
+def one_line_yaml(err):
+    """A PyYAML error without its multi-line context drawing."""
+    return ' '.join(str(getattr(err, 'problem', None) or err).split())

@@ -12,7 +12,7 @@
 
 The pipelines themselves are BasicSR's, unchanged.
 """
-import argparse
+import functools
 import math
 import os
 import os.path as osp
@@ -22,7 +22,9 @@ import warnings
 import torch
 
 from .checkpoint import load_state
-from .dist import init_dist
+from .cli import ArgumentParser
+from .dist import check_launcher_environment, init_dist
+from .option_check import validate_options
 from .options import OptionsError, apply_force_yml, check_paths, load_options, normalize_options
 from .sampling import ResumableSampler, SeededDataset
 
@@ -32,8 +34,8 @@ __all__ = ['parse_options', 'load_resume_state', 'create_train_val_dataloader', 
 _resume = {}
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description='Train or test with BasicSR and the basicsr_nafnet archs.')
+def build_parser(prog=None):
+    parser = ArgumentParser(prog=prog, description='Train or test with BasicSR and the basicsr_nafnet archs.')
     parser.add_argument('-opt', type=str, required=True, help='Path to the option YAML file.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
     parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
@@ -44,21 +46,23 @@ def build_parser():
 
 
 def parse_options(root_path, is_train=True, argv=None):
-    """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely."""
+    """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely.
+
+    Every option is checked (:func:`~basicsr_nafnet.option_check.validate_options`) before this returns,
+    so nothing is created, renamed or deleted for options that cannot run.
+    """
     from basicsr.utils import set_random_seed
     from basicsr.utils.dist_util import get_dist_info
 
-    args = build_parser().parse_args(argv)
+    args = build_parser('train.py' if is_train else 'test.py').parse_args(argv)
     opt = normalize_options(load_options(args.opt), source=args.opt)
     for entry in args.force_yml or []:
         apply_force_yml(opt, entry)
-    for key in ('name', 'datasets'):
-        if key not in opt:
-            raise OptionsError(f"{args.opt}: the option '{key}' is required")
 
     if args.launcher == 'none':
         opt['dist'] = False
     else:
+        check_launcher_environment(args.launcher)
         opt['dist'] = True
         init_dist(args.launcher, **(opt.get('dist_params') or {}))
     opt['rank'], opt['world_size'] = get_dist_info()
@@ -66,11 +70,10 @@ def parse_options(root_path, is_train=True, argv=None):
     seed = opt.get('manual_seed')
     if seed is None:
         seed = opt['manual_seed'] = random.randint(1, 10000)
-    set_random_seed(seed + opt['rank'])
 
     opt['auto_resume'] = args.auto_resume
     opt['is_train'] = is_train
-    if args.debug and not opt['name'].startswith('debug'):
+    if args.debug and isinstance(opt.get('name'), str) and not opt['name'].startswith('debug'):
         opt['name'] = 'debug_' + opt['name']
     num_gpu = opt.get('num_gpu', 'auto')
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else num_gpu
@@ -78,17 +81,20 @@ def parse_options(root_path, is_train=True, argv=None):
         warnings.warn(f"{args.opt}: num_gpu is {opt['num_gpu']} but CUDA is not available: running on the CPU")
         opt['num_gpu'] = 0
 
-    for phase, dataset in opt['datasets'].items():
+    for phase, dataset in (opt.get('datasets') if isinstance(opt.get('datasets'), dict) else {}).items():
+        if not isinstance(dataset, dict):
+            continue  # validate_options names it
         dataset['phase'] = phase.split('_')[0]
-        if 'scale' in opt:
-            dataset['scale'] = opt['scale']
+        dataset['scale'] = opt['scale']
         for key in ('dataroot_gt', 'dataroot_lq'):
-            if dataset.get(key) is not None:
+            if isinstance(dataset.get(key), str):
                 dataset[key] = osp.expanduser(dataset[key])
-    for key, val in opt['path'].items():
-        if val is not None and ('resume_state' in key or 'pretrain_network' in key):
+    for key, val in (opt['path'] if isinstance(opt['path'], dict) else {}).items():
+        if isinstance(val, str) and ('resume_state' in key or 'pretrain_network' in key):
             opt['path'][key] = osp.expanduser(val)
     check_paths(opt, source=args.opt)
+    validate_options(opt, is_train, source=args.opt)
+    set_random_seed(seed + opt['rank'])
 
     if is_train:
         root = osp.join(root_path, 'experiments', opt['name'])
@@ -126,10 +132,10 @@ def load_resume_state(opt):
         opt['path']['resume_state'] = path
     if not path:
         return None
-    try:
-        state = load_state(path)
-    except Exception as err:
-        raise OptionsError(f'cannot load the training state {path}: {err}') from err
+    state = load_state(path, what='training state')
+    if not (isinstance(state, dict) and {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state)):
+        raise OptionsError(f'training state {path}: not a BasicSR training state (no iter, epoch, optimizers and '
+                           'schedulers); path.resume_state wants a training_states/<iter>.state file')
     check_resume(opt, state['iter'])
     _resume.update(epoch=state['epoch'], iter=state['iter'])
     return state
@@ -180,13 +186,18 @@ def create_train_val_dataloader(opt, logger):
     return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
 
-def install():
-    """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent)."""
+def install(argv=None):
+    """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent).
+
+    Args:
+        argv (list[str] | None): Command-line arguments for ``parse_options``; None reads ``sys.argv``.
+    """
     import basicsr.test
     import basicsr.train
 
-    basicsr.train.parse_options = parse_options
-    basicsr.test.parse_options = parse_options
+    parse = functools.partial(parse_options, argv=argv) if argv is not None else parse_options
+    basicsr.train.parse_options = parse
+    basicsr.test.parse_options = parse
     basicsr.train.load_resume_state = load_resume_state
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
 
@@ -208,19 +219,29 @@ def _fresh_logger():
         handler.close()
 
 
-def train(root_path=None):
-    """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory)."""
+def train(root_path=None, argv=None):
+    """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory).
+
+    Args:
+        root_path (str | None): Where ``experiments/`` and ``tb_logger/`` go.
+        argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
+    """
     import basicsr.train
 
-    install()
+    install(argv)
     _fresh_logger()
     basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
 
 
-def test(root_path=None):
-    """Run BasicSR's test pipeline; results go under ``root_path`` (default: the current directory)."""
+def test(root_path=None, argv=None):
+    """Run BasicSR's test pipeline; results go under ``root_path`` (default: the current directory).
+
+    Args:
+        root_path (str | None): Where ``results/`` goes.
+        argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
+    """
     import basicsr.test
 
-    install()
+    install(argv)
     _fresh_logger()
     basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))

@@ -6,12 +6,14 @@ if __package__ in (None, ''):  # run as a script: make the package importable by
     sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
+from basicsr_nafnet.cli import command  # noqa: E402
 from basicsr_nafnet.pipeline import test  # noqa: E402
 
 
-def main():
-    test()
+@command(interrupted='testing stopped; the result images written so far are complete')
+def main(argv=None):
+    test(argv=argv)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -6,12 +6,15 @@ if __package__ in (None, ''):  # run as a script: make the package importable by
     sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
+from basicsr_nafnet.cli import command  # noqa: E402
 from basicsr_nafnet.pipeline import train  # noqa: E402
 
 
-def main():
-    train()
+@command(interrupted='training stopped; the checkpoints and training states written so far are complete, '
+         'continue with --auto_resume')
+def main(argv=None):
+    train(argv=argv)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

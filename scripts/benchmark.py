@@ -7,9 +7,11 @@
     python scripts/benchmark.py --option-file options/demo/NAFNet-demo.yml --train-only --no-tiled
 """
 import argparse
+import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
 from basicsr_nafnet.benchmark import PATHS, configs_from_option_file, format_markdown, run_benchmark, write_json
+from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
 
 
 def parse_size(text):
@@ -21,19 +23,19 @@ def parse_size(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog='benchmark.py', description=__doc__)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--archs', nargs='+', help='arch names (default: all with a GoPro configuration)')
     parser.add_argument('--paths', nargs='+', choices=list(PATHS), help='execution paths (eager is always included)')
     parser.add_argument('--sizes', nargs='+', type=parse_size, default=[(256, 256), (720, 1280)],
                         help='inference sizes HxW; the first is also the MACs size (default: 256x256 720x1280)')
-    parser.add_argument('--runs', type=int, default=5, help='timed runs per path after a warm-up (default: 5)')
+    parser.add_argument('--runs', type=positive_int, default=5, help='timed runs per path after a warm-up (default: 5)')
     parser.add_argument('--train-size', type=parse_size, help='training input HxW (default: 256x256)')
-    parser.add_argument('--train-batch', type=int, help='training batch (default: 1)')
-    parser.add_argument('--train-runs', type=int, help='timed training steps (default: --runs)')
+    parser.add_argument('--train-batch', type=positive_int, help='training batch (default: 1)')
+    parser.add_argument('--train-runs', type=positive_int, help='timed training steps (default: --runs)')
     parser.add_argument('--no-tiled', action='store_true', help='skip tiled 4K inference of NAFNet')
-    parser.add_argument('--tile', type=int, default=512)
-    parser.add_argument('--overlap', type=int, default=32)
+    parser.add_argument('--tile', type=positive_int, default=512)
+    parser.add_argument('--overlap', type=positive_int, default=32)
     parser.add_argument('--slow-factor', type=float, default=5.0,
                         help='a path slower than eager by more than this in its warm-up call is timed by that call '
                         'alone and not run at larger sizes (bf16 without bf16 hardware); 0: time everything '
@@ -44,12 +46,15 @@ def build_parser():
     parser.add_argument('--no-train', action='store_true', help='inference only, no training steps')
     parser.add_argument('--quick', action='store_true', help='tiny configurations and sizes (smoke test)')
     parser.add_argument('--json', default='benchmark.json', help='where to write the results (default: benchmark.json)')
-    parser.add_argument('--threads', type=int, help='torch.set_num_threads before running')
+    parser.add_argument('--threads', type=positive_int, help='torch.set_num_threads before running')
     return parser
 
 
-def main(argv=None):
+def run(argv=None):
+    """Parse ``argv``, benchmark, print the table, write the JSON; returns the results."""
     args = build_parser().parse_args(argv)
+    parse_device(args.device)
+    check_output_file(args.json, '--json', suffixes=('.json', ))
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -72,5 +77,10 @@ def main(argv=None):
     return results
 
 
+@command(interrupted='stopped; no results were written')
+def main(argv=None):
+    run(argv)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -4,26 +4,30 @@
     python scripts/benchmark_layernorm.py                 # NAFNet-width32 GoPro, batch 4 x 3 x 256 x 256
     python scripts/benchmark_layernorm.py --quick         # tiny network, seconds
 """
-import argparse
+import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims)
 from basicsr_nafnet.benchmark import write_json
+from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
 from basicsr_nafnet.layernorm_benchmark import benchmark_layernorm, format_layernorm_markdown
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog='benchmark_layernorm.py', description=__doc__)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--batch', type=int, default=4)
-    parser.add_argument('--size', type=int, default=256, help='square crop size (default: 256)')
-    parser.add_argument('--runs', type=int, default=3, help='timed steps per variant (default: 3)')
+    parser.add_argument('--batch', type=positive_int, default=4)
+    parser.add_argument('--size', type=positive_int, default=256, help='square crop size (default: 256)')
+    parser.add_argument('--runs', type=positive_int, default=3, help='timed steps per variant (default: 3)')
     parser.add_argument('--quick', action='store_true', help='tiny NAFNet and crops (smoke test)')
     parser.add_argument('--json', default='benchmark_layernorm.json')
     return parser
 
 
+@command(interrupted='stopped; no results were written')
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    parse_device(args.device)
+    check_output_file(args.json, '--json', suffixes=('.json', ))
     config, batch, size = None, args.batch, args.size
     if args.quick:
         config = dict(width=8, enc_blk_nums=[1, 1], middle_blk_num=1, dec_blk_nums=[1, 1])
@@ -32,8 +36,8 @@ def main(argv=None):
     print(format_layernorm_markdown(results))
     write_json(results, args.json)
     print(f'results written to {args.json}')
-    return results
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -7,46 +7,47 @@ Examples:
     python scripts/compare.py --data datasets/GoPro/test --model A.yml --model B.yml \\
         --per-image results/leaderboard/per_image.csv --top 4 --by loss --out figures
 """
-import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
+from basicsr_nafnet.cli import (ArgumentParser, check_output_dir, command, non_negative_int, parse_device,
+                                positive_int)
 from basicsr_nafnet.visualize import compare_models
 
 
+@command(interrupted='stopped; the figures written so far are complete')
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog='compare.py', description=__doc__)
     p.add_argument('--data', required=True, help='paired test set (as for scripts/leaderboard.py)')
     p.add_argument('--model', action='append', required=True, metavar='SPEC', help='repeatable model spec')
     p.add_argument('--key', action='append', default=None, help='image key to show (repeatable)')
     p.add_argument('--per-image', default=None, help="a leaderboard's per_image.csv to pick images from")
-    p.add_argument('--top', type=int, default=4, help='how many images to pick (default 4)')
+    p.add_argument('--top', type=positive_int, default=4, help='how many images to pick (default 4)')
     p.add_argument('--by', choices=('gain', 'loss'), default='gain', help='pick the largest PSNR gains or losses')
     p.add_argument('--rank-by', default=None, help='row of per_image.csv to rank by (default: the first model)')
-    p.add_argument('--tile', type=int, default=None, help='tiled inference')
-    p.add_argument('--tile-overlap', type=int, default=32)
-    p.add_argument('--crop-size', type=int, default=None, help='side of the zoomed region (default: 1/4 of the image)')
-    p.add_argument('--max-width', type=int, default=640, help='downscale panels wider than this (default 640)')
+    p.add_argument('--tile', type=positive_int, default=None, help='tiled inference')
+    p.add_argument('--tile-overlap', type=non_negative_int, default=32)
+    p.add_argument('--crop-size', type=positive_int, default=None,
+                   help='side of the zoomed region (default: 1/4 of the image)')
+    p.add_argument('--max-width', type=positive_int, default=640, help='downscale panels wider than this (default 640)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', required=True, help='folder for <key>.png')
     args = p.parse_args(argv)
-    try:
-        paths = compare_models(args.data,
-                               args.model,
-                               args.out,
-                               keys=args.key,
-                               per_image_csv=args.per_image,
-                               top=args.top,
-                               mode=args.by,
-                               rank_by=args.rank_by,
-                               tile=args.tile,
-                               overlap=args.tile_overlap,
-                               crop_size=args.crop_size,
-                               max_panel_width=args.max_width,
-                               device=args.device)
-    except (ValueError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    device = parse_device(args.device)
+    check_output_dir(args.out, '--out')
+    paths = compare_models(args.data,
+                           args.model,
+                           args.out,
+                           keys=args.key,
+                           per_image_csv=args.per_image,
+                           top=args.top,
+                           mode=args.by,
+                           rank_by=args.rank_by,
+                           tile=args.tile,
+                           overlap=args.tile_overlap,
+                           crop_size=args.crop_size,
+                           max_panel_width=args.max_width,
+                           device=device)
     print('\n'.join(paths))
     return 0
 

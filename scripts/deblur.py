@@ -8,31 +8,37 @@ Examples:
         --tile 512 --tile-overlap 32
 
 Exit status: 0 when every image was written, 1 when some failed (each is reported), 2 when nothing
-could start (bad model, missing input).
+could start (bad argument, model, checkpoint, device or input; checked before any image is processed),
+130 when interrupted (the images written so far are complete).
 """
-import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
-from basicsr_nafnet.deblur import deblur_files
+from basicsr_nafnet.cli import (EXIT_FAILED, ArgumentParser, command, non_negative_int, parse_device,
+                                positive_int)
+from basicsr_nafnet.deblur import deblur_files, plan_outputs
 from basicsr_nafnet.deploy import prepare_for_inference
+from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.evaluation import build_model, parse_model_spec
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog='deblur.py', description=__doc__)
     p.add_argument('-i', '--input', nargs='+', required=True, help='image files and/or folders (PNG/JPG/BMP/TIFF)')
     p.add_argument('-o', '--output', required=True, help='output folder (folder structure is mirrored)')
     p.add_argument('--model',
                    required=True,
                    metavar='SPEC',
                    help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of this project')
-    p.add_argument('--tile', type=int, default=None, help='tile size for large images (default: whole image)')
-    p.add_argument('--tile-overlap', type=int, default=32, help='tile overlap, blended (default 32)')
+    p.add_argument('--tile', type=positive_int, default=None,
+                   help='tile size for large images (default: whole image)')
+    p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap, blended (default 32)')
     p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
     precision = p.add_mutually_exclusive_group()
-    precision.add_argument('--half', action='store_const', const='fp16', dest='precision', help='float16 weights (GPUs)')
-    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision', help='bfloat16 weights (fast only on CPUs with AVX-512 BF16/AMX, and GPUs)')
+    precision.add_argument('--half', action='store_const', const='fp16', dest='precision',
+                           help='float16 weights (GPUs)')
+    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision',
+                           help='bfloat16 weights (fast only on CPUs with AVX-512 BF16/AMX, and GPUs)')
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the network (minutes of compiling first; pays off on many same-sized images, '
                    'see docs/speed.md)')
@@ -41,32 +47,22 @@ def build_parser():
     return p
 
 
+@command(interrupted='stopped; the images written so far are complete, none is half-written')
 def main(argv=None):
-    import torch
-
     args = build_parser().parse_args(argv)
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        spec = parse_model_spec(args.model)
-        if not spec.checkpoint:
-            raise ValueError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
-        net = prepare_for_inference(build_model(spec, device), args.precision or 'fp32', compile=args.compile)
-        result = deblur_files(net,
-                              args.input,
-                              args.output,
-                              device=device,
-                              tile=args.tile,
-                              overlap=args.tile_overlap,
-                              precision=args.precision or 'fp32',
-                              ext=args.ext,
-                              suffix=args.suffix)
-    except (ValueError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    # every check that needs no network first, so a typo fails in a second, not after loading the model
+    device = parse_device(args.device)
+    plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
+    spec = parse_model_spec(args.model)
+    if not spec.checkpoint:
+        raise UserError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
+    net = prepare_for_inference(build_model(spec, device), args.precision or 'fp32', compile=args.compile)
+    result = deblur_files(net, args.input, args.output, device=device, tile=args.tile, overlap=args.tile_overlap,
+                          ext=args.ext, suffix=args.suffix, plan=plan)
     for path, message in result.failed:
         print(f'failed: {message}', file=sys.stderr)
     print(f'{len(result.written)} written to {args.output}, {len(result.failed)} failed', file=sys.stderr)
-    return 1 if result.failed else 0
+    return EXIT_FAILED if result.failed else 0
 
 
 if __name__ == '__main__':

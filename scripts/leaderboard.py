@@ -8,15 +8,16 @@ Examples:
         --model "NAFNet:width=64,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width64.pth" \\
         --tlc --x8 --out results/leaderboard
 """
-import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
+from basicsr_nafnet.cli import (ArgumentParser, check_output_dir, command, non_negative_int, parse_device,
+                                positive_int)
 from basicsr_nafnet.evaluation import run_leaderboard
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog='leaderboard.py', description=__doc__)
     p.add_argument('--data',
                    required=True,
                    help='test set: a dataset folder/zip in any detected layout (test split), a folder with '
@@ -28,9 +29,10 @@ def build_parser():
                    help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of '
                    'this project (e.g. NAFNet-GoPro)')
     p.add_argument('--tlc', action='store_true', help='add a row per model with the test-time local converter')
-    p.add_argument('--tlc-train-size', type=int, default=256, help='training crop size for TLC (default 256)')
-    p.add_argument('--tile', type=int, default=None, help='add a row per model with tiled inference of this tile')
-    p.add_argument('--tile-overlap', type=int, default=32, help='tile overlap in pixels (default 32)')
+    p.add_argument('--tlc-train-size', type=positive_int, default=256, help='training crop size for TLC (default 256)')
+    p.add_argument('--tile', type=positive_int, default=None,
+                   help='add a row per model with tiled inference of this tile')
+    p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap in pixels (default 32)')
     p.add_argument('--x8', action='store_true', help='add a row per model with x8 self-ensemble')
     p.add_argument('--ssim-2d', action='store_true', help="also report BasicSR's per-channel 2-D SSIM")
     p.add_argument('--published', action='store_true', help='add published GoPro results (not measured here)')
@@ -39,7 +41,7 @@ def build_parser():
                    help='write leaderboard.json, leaderboard.csv, per_image.csv here '
                    '(and a cache that makes re-runs resume)')
     p.add_argument('--fresh', action='store_true', help='ignore and clear the per-image cache under --out')
-    p.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='torch device (default: cuda if available)')
+    p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
     p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
                    help='fp32 (default: fused, channels_last, exact) or low-precision weights (see docs/speed.md)')
     p.add_argument('--compile', action='store_true',
@@ -47,32 +49,27 @@ def build_parser():
     return p
 
 
-def _cuda():
-    import torch
-    return torch.cuda.is_available()
-
-
+@command(interrupted='stopped; the images scored so far are cached under --out, the same command resumes there')
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        result = run_leaderboard(args.data,
-                                 args.model,
-                                 tlc=args.tlc,
-                                 tlc_train_size=args.tlc_train_size,
-                                 tile=args.tile,
-                                 overlap=args.tile_overlap,
-                                 x8=args.x8,
-                                 ssim_2d=args.ssim_2d,
-                                 published=args.published,
-                                 out_dir=args.out,
-                                 device=args.device,
-                                 resume=not args.fresh,
-                                 precision=args.precision,
-                                 compile=args.compile,
-                                 log=lambda msg: print(msg, file=sys.stderr))
-    except (ValueError, OSError) as err:  # our errors name the file and the problem; no traceback needed
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    device = parse_device(args.device)
+    if args.out is not None:
+        check_output_dir(args.out, '--out')
+    result = run_leaderboard(args.data,
+                             args.model,
+                             tlc=args.tlc,
+                             tlc_train_size=args.tlc_train_size,
+                             tile=args.tile,
+                             overlap=args.tile_overlap,
+                             x8=args.x8,
+                             ssim_2d=args.ssim_2d,
+                             published=args.published,
+                             out_dir=args.out,
+                             device=device,
+                             resume=not args.fresh,
+                             precision=args.precision,
+                             compile=args.compile,
+                             log=lambda msg: print(msg, file=sys.stderr))
     print(result['markdown'])
     if result['paths']:
         print('written: ' + ', '.join(result['paths'].values()), file=sys.stderr)

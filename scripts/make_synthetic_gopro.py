@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout too
 
+from basicsr_nafnet.cli import ArgumentParser, check_output_dir, command, non_negative_int  # noqa: E402
 from basicsr_nafnet.data.synthetic import make_synthetic_gopro  # noqa: E402
 
 
@@ -24,6 +25,8 @@ def parse_size(text):
         parts *= 2
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f'size must look like 256 or 256x320 (HxW), got {text!r}')
+    if min(parts) < 8:
+        raise argparse.ArgumentTypeError(f'each side must be at least 8 pixels, got {text!r}')
     return tuple(parts)
 
 
@@ -33,32 +36,37 @@ def parse_range(text):
         low, high = (float(v) for v in text.split(','))
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected two numbers like 2,8, got {text!r}')
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f'expected 0 <= low <= high, got {text!r}')
     return low, high
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog='make_synthetic_gopro.py', description=__doc__)
     parser.add_argument('--output', required=True, help='folder to create')
-    parser.add_argument('--train', type=int, default=200, help='training pairs')
-    parser.add_argument('--test', type=int, default=40, help='test pairs (from other photographs)')
+    parser.add_argument('--train', type=non_negative_int, default=200, help='training pairs')
+    parser.add_argument('--test', type=non_negative_int, default=40, help='test pairs (from other photographs)')
     parser.add_argument('--size', type=parse_size, default=(256, 256), help='HxW of each image')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--blur-px', type=parse_range, default=(2.0, 8.0),
                         help='range of camera path lengths in pixels (blur strength), e.g. 2,8')
     parser.add_argument('--max-rotation', type=float, default=0.5, help='largest rotation over the exposure (degrees)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing output folder')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing output folder this script made (any other folder is refused)')
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
 
 
+@command(interrupted='stopped; nothing was written to --output (the unfinished folder was removed)')
 def main(argv=None):
     args = parse_args(argv)
+    check_output_dir(args.output, '--output')
     out = make_synthetic_gopro(args.output, train=args.train, test=args.test, size=args.size, seed=args.seed,
                                progress=not args.no_progress, blur_px=args.blur_px, max_rotation=args.max_rotation,
                                overwrite=args.overwrite)
     print(f'wrote {args.train} train / {args.test} test pairs to {out}')
-    return out
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -4,25 +4,23 @@
 Example:
     python scripts/plot_curves.py experiments/NAFNet-GoPro experiments/UNet-GoPro --out curves.png
 """
-import argparse
 import sys
 
+from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, positive_int
 from basicsr_nafnet.visualize.curves import plot_curves
 
 
+@command()
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog='plot_curves.py', description=__doc__)
     p.add_argument('experiments',
                    nargs='+',
                    help='experiment folders (experiments/<name>), train_*.log files, or tensorboard folders')
     p.add_argument('--out', required=True, help='PNG to write')
-    p.add_argument('--width', type=int, default=900)
+    p.add_argument('--width', type=positive_int, default=900)
     args = p.parse_args(argv)
-    try:
-        path, _ = plot_curves(args.experiments, args.out, width=args.width)
-    except (ValueError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    check_output_file(args.out, '--out', suffixes=('.png', ))
+    path, _ = plot_curves(args.experiments, args.out, width=args.width)
     print(path)
     return 0
 

@@ -21,7 +21,7 @@ def load_script(name):
 
 def test_benchmark_script_quick(tmp_path, capsys):
     out_json = tmp_path / 'bench.json'
-    results = load_script('benchmark').main(
+    results = load_script('benchmark').run(
         ['--quick', '--archs', 'NAFNet', 'ResidualCNN', '--paths', 'default', 'bf16', '--runs', '1', '--train-runs',
          '1', '--json', str(out_json)])
     printed = capsys.readouterr().out
@@ -39,7 +39,7 @@ def test_benchmark_script_quick(tmp_path, capsys):
 
 
 def test_benchmark_script_reads_an_option_file(tmp_path, capsys):
-    results = load_script('benchmark').main(
+    results = load_script('benchmark').run(
         ['--option-file', os.path.join(ROOT, 'options', 'demo', 'NAFNet-demo.yml'), '--train-only', '--no-tiled',
          '--train-size', '16x16', '--runs', '1', '--json', str(tmp_path / 'bench.json')])
     entry = results['archs']['NAFNet-demo']

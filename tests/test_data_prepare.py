@@ -11,7 +11,7 @@ from test_data_layout import make_dataset, write_png, zip_folder
 from basicsr_nafnet.data import prepare as prepare_module
 from basicsr_nafnet.data.layout import find_pairs
 from basicsr_nafnet.data.lmdb_writer import OutputExistsError, read_meta_info
-from basicsr_nafnet.data.prepare import DatasetError, crop_positions, prepare_gopro
+from basicsr_nafnet.data.prepare import DatasetError, crop_positions, output_paths, prepare_gopro
 from basicsr_nafnet.data.verify import LmdbCheckError, verify_lmdb_pair
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -184,7 +184,8 @@ def test_cli_converts_a_hide_zip(tmp_path):
     spec.loader.exec_module(cli)
     make_dataset(str(tmp_path / 'HIDE'), 'HIDE', n=3)
     archive = zip_folder(str(tmp_path / 'HIDE'), str(tmp_path / 'HIDE.zip'))
-    paths = cli.main(['--input', archive, '--output', str(tmp_path / 'out'), '--workers', '0', '--verify',
-                      '--no-progress'])
-    assert list(paths) == ['test']
+    assert cli.main(['--input', archive, '--output', str(tmp_path / 'out'), '--workers', '0', '--verify',
+                     '--no-progress']) == 0
+    paths = output_paths(str(tmp_path / 'out'), ['test'])
+    assert sorted(os.listdir(tmp_path / 'out')) == ['test']
     assert [k for k, _, _ in read_meta_info(paths['test']['gt'])] == [p.key for p in find_pairs(archive, 'test')[1]]

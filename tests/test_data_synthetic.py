@@ -104,8 +104,9 @@ def test_cli_end_to_end_into_the_converter(tmp_path):
     spec = importlib.util.spec_from_file_location('make_synthetic_gopro_cli', script)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
-    out = cli.main(['--output', str(tmp_path / 'syn'), '--train', '3', '--test', '2', '--size', '40x56',
-                    '--blur-px', '1,3', '--no-progress'])
+    out = str(tmp_path / 'syn')
+    assert cli.main(['--output', out, '--train', '3', '--test', '2', '--size', '40x56', '--blur-px', '1,3',
+                     '--no-progress']) == 0
     paths = prepare_gopro(out, crop_size=32, step=16, workers=0, progress=False)
     assert verify_lmdb_pair(paths['train']['lq'], paths['train']['gt']) == 3 * 6
     assert verify_lmdb_pair(paths['test']['lq'], paths['test']['gt']) == 2

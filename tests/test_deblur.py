@@ -11,6 +11,7 @@ from skimage import data as skdata
 from torch import nn
 
 from basicsr_nafnet.deblur import collect_inputs, deblur_array, deblur_files, read_photo
+from basicsr_nafnet.errors import UserError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))
 import deblur as deblur_cli  # noqa: E402  (scripts/deblur.py)
@@ -91,13 +92,13 @@ def test_failures_are_reported_and_inputs_never_overwritten(tmp_path):
     assert [os.path.basename(p) for p, _ in result.written] == ['good.png']
     assert len(result.failed) == 1 and 'broken.png: cannot decode the image' in result.failed[0][1]
 
-    # writing next to the inputs under the same names is refused, with a suffix it works
-    same = deblur_files(Brighten(), [str(src / 'good.png')], str(src), progress=False)
-    assert same.written == [] and 'would overwrite an input' in same.failed[0][1]
+    # writing next to the inputs under the same names is refused before any work, with a suffix it works
+    with pytest.raises(UserError, match='would overwrite an input'):
+        deblur_files(Brighten(), [str(src / 'good.png')], str(src), progress=False)
     assert np.array_equal(cv2.imread(str(src / 'good.png')), photo())
     ok = deblur_files(Brighten(), [str(src / 'good.png')], str(src), suffix='_deblurred', progress=False)
     assert ok.failed == [] and os.path.isfile(src / 'good_deblurred.png')
-    with pytest.raises(FileNotFoundError, match='no such file or folder'):
+    with pytest.raises(UserError, match='no such file or folder'):
         collect_inputs([str(tmp_path / 'absent')])
 
 
@@ -129,3 +130,17 @@ def test_cli_compile_flag_compiles_the_network(tmp_path, monkeypatch):
     assert deblur_cli.main(['-i', str(src), '-o', str(tmp_path / 'out2'), '--model', model, '--compile']) == 0
     assert len(compiled) == 1
     assert np.array_equal(cv2.imread(str(tmp_path / 'out' / 'a.png')), cv2.imread(str(tmp_path / 'out2' / 'a.png')))
+
+
+def test_output_inside_the_input_is_never_read_back(tmp_path):
+    src = tmp_path / 'photos'
+    src.mkdir()
+    cv2.imwrite(str(src / 'a.png'), photo())
+    for _ in range(2):  # the second run must not deblur the first run's output
+        result = deblur_files(Brighten(), [str(src)], str(src / 'deblurred'), progress=False)
+        assert [os.path.relpath(out, src) for _, out in result.written] == [os.path.join('deblurred', 'a.png')]
+    assert sorted(os.listdir(src / 'deblurred')) == ['a.png']
+    for _ in range(2):  # beside the inputs with a suffix: earlier outputs are not inputs either
+        result = deblur_files(Brighten(), [str(src)], str(src), suffix='_sharp', progress=False)
+        assert [os.path.basename(out) for _, out in result.written] == ['a_sharp.png']
+    assert sorted(os.listdir(src)) == ['a.png', 'a_sharp.png', 'deblurred']

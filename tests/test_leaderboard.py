@@ -284,3 +284,15 @@ def test_training_recipe_uses_its_latest_checkpoint(tmp_path, monkeypatch):
     os.makedirs('experiments/mine/models')
     torch.save({'params': {}}, 'experiments/mine/models/net_g_latest.pth')
     assert parse_model_spec(str(opt)).checkpoint == os.path.join('experiments', 'mine', 'models', 'net_g_latest.pth')
+
+
+def test_fresh_clears_only_its_own_cache_files(tmp_path):
+    data = write_folder_set(tmp_path / 'set', make_pairs())
+    out = tmp_path / 'out'
+    run_leaderboard(data, out_dir=str(out), log=lambda msg: None)
+    cached = sorted(os.listdir(out / 'cache'))
+    assert cached and all(len(name.split('.')[0]) == 12 for name in cached)
+    (out / 'cache' / 'notes.txt').write_text('the user put this here')
+    run_leaderboard(data, out_dir=str(out), resume=False, log=lambda msg: None)
+    assert (out / 'cache' / 'notes.txt').read_text() == 'the user put this here'
+    assert sorted(os.listdir(out / 'cache')) == sorted(cached + ['notes.txt'])

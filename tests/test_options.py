@@ -109,3 +109,21 @@ def test_official_test_file_runs_unchanged(tmp_path, monkeypatch):
 def test_yaml_dump_of_tiny_options_round_trips(tmp_path):
     opt = tiny_options('/data')
     assert yaml.safe_load(open(write_options(opt, tmp_path / 'o.yml'))) == opt
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_option_file_values_pass_the_checks(path):
+    from basicsr_nafnet.option_check import validate_options
+
+    opt = normalize_options(load_options(path), source=path)
+    opt['world_size'] = 1
+    # the values only: the data and checkpoints these files point at are not part of the checkout
+    validate_options(opt, is_train='/test/' not in path, source=path, files=False)
+
+
+def test_exponent_numbers_read_as_numbers(tmp_path):
+    path = tmp_path / 'opt.yml'
+    path.write_text('lr: 1e-3\nT_max: 4E5\neta: 1.0e-7\nname: run1e3\nversion: 1e\n')
+    opt = load_options(str(path))
+    assert opt == {'lr': 1e-3, 'T_max': 4e5, 'eta': 1e-7, 'name': 'run1e3', 'version': '1e'}
+    assert isinstance(opt['lr'], float)

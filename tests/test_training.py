@@ -93,13 +93,19 @@ def test_missing_paths_are_named(paired, tmp_path, monkeypatch):
 
 def test_force_yml_is_parsed_not_evaluated(paired, tmp_path, monkeypatch):
     opt_path = write_options(tiny_options(paired), tmp_path / 'opt.yml')
-    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--force_yml', 'train:total_iter=[__import__("os")]',
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--force_yml', 'train:note=[__import__("os")]',
                                       'logger:print_freq=7', 'train:optim_g:lr=3e-3', 'name=renamed'])
     opt, _ = pipeline.parse_options(str(tmp_path))
-    assert opt['train']['total_iter'] == ['__import__("os")']  # a string in a list, never run
+    assert opt['train']['note'] == ['__import__("os")']  # a string in a list, never run
     assert opt['logger']['print_freq'] == 7
-    assert opt['train']['optim_g']['lr'] == 3e-3  # YAML alone would read '3e-3' as a string
+    assert opt['train']['optim_g']['lr'] == 3e-3  # PyYAML alone would read '3e-3' as a string
     assert opt['name'] == 'renamed'
+    # where a number belongs, the same payload is refused by its key before anything is created
+    payload = 'train:total_iter=[__import__("os")]'
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--force_yml', payload])
+    with pytest.raises(OptionsError, match=r"train.total_iter: expected an integer, got \['__import__"):
+        pipeline.parse_options(str(tmp_path))
+    assert not (tmp_path / 'experiments').exists()
 
 
 def test_local_rank_spellings_and_official_keys(paired, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ import posixpath
 import re
 from collections import Counter, defaultdict, namedtuple
 
+from ..errors import UserError
 from .png import decode_rgb8
 from .source import open_source
 
@@ -34,7 +35,7 @@ _MARKERS = set(SPLITS) | {'GT'}
 _KEY_UNSAFE = re.compile(r'[^A-Za-z0-9_-]')
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError):
     """The dataset's files do not form a recognised layout or do not pair up."""
 
 

@@ -11,6 +11,8 @@ from collections import namedtuple
 import cv2
 import numpy as np
 
+from ..errors import UserError
+
 __all__ = ['PngHeader', 'png_header', 'header_problem', 'decode_rgb8', 'encode_png', 'ImageProblem']
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -21,7 +23,7 @@ COLOUR_TYPES = {0: 'grayscale', 2: 'RGB', 3: 'palette', 4: 'grayscale+alpha', 6:
 PngHeader = namedtuple('PngHeader', ['width', 'height', 'bit_depth', 'colour_type', 'complete'])
 
 
-class ImageProblem(ValueError):
+class ImageProblem(UserError):
     """An image that cannot be used as an 8-bit, 3-channel training image."""
 
 

@@ -13,10 +13,12 @@ Outputs, named as the official NAFNet option files expect::
 import collections
 import multiprocessing
 import os
+import signal
 import time
 
 from tqdm import tqdm
 
+from ..errors import UserError
 from .layout import find_pairs, find_splits
 from .lmdb_writer import LmdbWriter, OutputExistsError, lmdb_map_size
 from .png import decode_rgb8, encode_png, header_problem, png_header
@@ -29,7 +31,7 @@ __all__ = ['prepare_gopro', 'crop_positions', 'output_paths', 'DatasetError', 'O
 OUTPUT_NAMES = {'train': ('blur_crops.lmdb', 'sharp_crops.lmdb'), 'test': ('input.lmdb', 'target.lmdb')}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """Source images that cannot be converted; the message lists every offending file."""
 
 
@@ -39,9 +41,9 @@ def crop_positions(length, crop_size, step):
     Example: 720 with 512 at step 256 gives ``[0, 208]``; 1280 gives ``[0, 256, 512, 768]``.
     """
     if crop_size > length:
-        raise ValueError(f'crop size {crop_size} is larger than the image side {length}')
+        raise UserError(f'crop size {crop_size} is larger than the image side {length}')
     if step <= 0:
-        raise ValueError(f'step must be positive, got {step}')
+        raise UserError(f'step must be positive, got {step}')
     starts = list(range(0, length - crop_size + 1, step))
     if starts[-1] != length - crop_size:
         starts.append(length - crop_size)
@@ -93,6 +95,13 @@ def _init_worker(source, crop_size, step, compress_level):
     _WORKER.update(source=source, crop_size=crop_size, step=step, compress_level=compress_level)
 
 
+def _init_pool_worker(*init_args):
+    # Ctrl-C reaches every process of the terminal's group; only the parent acts on it (it stops the pool
+    # and removes the unfinished LMDBs), so the workers print no traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(*init_args)
+
+
 def _convert_pair(split, pair):
     """Read, decode, crop (train) and encode one pair: ``[(key, blur_png, sharp_png, (h, w, c))]``."""
     source, level = _WORKER['source'], _WORKER['compress_level']
@@ -128,7 +137,7 @@ def _results(tasks, workers, init_args):
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context('fork' if 'fork' in methods else None)  # fork: no re-import of torch
-    with context.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+    with context.Pool(workers, initializer=_init_pool_worker, initargs=init_args) as pool:
         in_flight = collections.deque()
         for task in tasks:
             in_flight.append(pool.apply_async(_task, (task,)))
@@ -175,6 +184,11 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
     splits = list(splits) if splits is not None else find_splits(source, blur_dir)
     if not splits:
         find_pairs(source, 'test', blur_dir)  # raises the unknown-layout error with what was found
+    if (crop_size is not None and crop_size < 0) or step <= 0 or workers < 0 or not 0 <= compress_level <= 9:
+        raise UserError(f'crop_size >= 0, step > 0, workers >= 0 and compress_level 0-9 are needed, got '
+                        f'{crop_size}, {step}, {workers}, {compress_level}')
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f'--output {output}: exists and is not a folder')
     crop_size = crop_size or None
 
     # every check before anything is written
@@ -193,7 +207,12 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
     paths = output_paths(output, splits)
     existing = [p for s in splits for p in paths[s].values() if os.path.exists(p)]
     if existing and not overwrite:
-        raise OutputExistsError('output exists, pass --overwrite (overwrite=True) to replace: ' + ', '.join(existing))
+        done = [s for s in splits if all(os.path.exists(p) for p in paths[s].values())]
+        rest = [s for s in splits if not any(os.path.exists(p) for p in paths[s].values())]
+        hint = (f"; {', '.join(done)} is already converted: to convert the rest, run again with "
+                f"--splits {' '.join(rest)}" if done and rest else '')
+        raise OutputExistsError('output exists, pass --overwrite (overwrite=True) to replace: ' + ', '.join(existing) +
+                                hint)
 
     for split in splits:
         layout, pairs, sizes = plan[split]

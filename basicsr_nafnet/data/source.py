@@ -13,12 +13,14 @@ import os
 import posixpath
 import zipfile
 
+from ..errors import UserError
+
 __all__ = ['DatasetSource', 'UnsafeArchiveError', 'open_source', 'IMAGE_EXTENSIONS']
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(UserError):
     """A zip archive holds member names that point outside the archive's root."""
 
 
@@ -39,11 +41,11 @@ class DatasetSource:
     def __init__(self, root):
         root = os.fspath(root)
         if not os.path.exists(root):
-            raise FileNotFoundError(f'dataset not found: {root}')
+            raise UserError(f'{root}: no such dataset folder or zip')
         self.root = root
         self.is_zip = os.path.isfile(root)
         if self.is_zip and not zipfile.is_zipfile(root):
-            raise ValueError(f'{root} is a file but not a zip archive; give a dataset folder or a .zip')
+            raise UserError(f'{root}: a file but not a zip archive; give a dataset folder or a .zip')
         self._zip = None
         self._zip_pid = None
         self._files = None

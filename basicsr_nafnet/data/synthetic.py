@@ -10,7 +10,8 @@ Output, in the ``GOPRO_Large`` layout so the converter is exercised end to end::
 
     <output>/train/SYNTH_train_000/blur/000001.png   .../sharp/000001.png   .../motion/000001.json
     <output>/test/SYNTH_test_000/...
-    <output>/synthetic_gopro.json   (the arguments, to re-create the folder)
+    <output>/synthetic_gopro.json   (the arguments, to re-create the folder; also the mark that
+                                     ``overwrite`` looks for before it replaces a folder)
 
 Each sequence is cut from one photograph; train and test use different photographs so the test
 split is held out. The same arguments give byte-identical files.
@@ -24,6 +25,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import UserError
+
 __all__ = ['make_synthetic_gopro', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GAMMA', 'photo_path']
 
 # natural colour photographs bundled in scikit-image's wheel (no network); disjoint between splits
@@ -31,6 +34,7 @@ TRAIN_PHOTOS = ('astronaut.png', 'motorcycle_left.png', 'motorcycle_right.png', 
                 'ihc.png', 'hubble_deep_field.jpg')
 TEST_PHOTOS = ('chelsea.png', 'coffee.png')
 GAMMA = 2.2
+SETTINGS_FILE = 'synthetic_gopro.json'  # written last; marks a folder as this generator's output
 FRAMES_PER_SEQUENCE = 20
 VERSION = 1  # bump when the output for given arguments changes
 
@@ -116,7 +120,7 @@ def _parse_size(size):
         return size, size
     h, w = (int(v) for v in size)
     if h < 8 or w < 8:
-        raise ValueError(f'size must be at least 8x8, got {h}x{w}')
+        raise UserError(f'size must be at least 8x8, got {h}x{w}')
     return h, w
 
 
@@ -135,7 +139,8 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
             The moderate default lets a small CPU model learn quickly; GoPro's own blur reaches tens of pixels.
         max_rotation (float): Largest total in-plane camera rotation over the exposure, in degrees.
         sub_frames (tuple[int, int]): Range of the number of averaged sub-frames (GoPro: 7 to 13).
-        overwrite (bool): Replace an existing ``output``.
+        overwrite (bool): Replace an existing ``output``, only if this generator made it (it holds
+            ``synthetic_gopro.json``); any other folder is refused.
 
     Returns:
         str: ``output``.
@@ -143,11 +148,19 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     output = os.fspath(output)
     h, w = _parse_size(size)
     if train < 0 or test < 0 or train + test == 0:
-        raise ValueError(f'need a positive number of pairs, got train={train}, test={test}')
-    if not (0 <= blur_px[0] <= blur_px[1]) or not (1 <= sub_frames[0] <= sub_frames[1]):
-        raise ValueError(f'bad ranges: blur_px={blur_px}, sub_frames={sub_frames}')
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(f'{output} exists; pass overwrite=True (--overwrite) to replace it')
+        raise UserError(f'need a positive number of pairs, got train={train}, test={test}')
+    if not (0 <= blur_px[0] <= blur_px[1]) or not (1 <= sub_frames[0] <= sub_frames[1]) or max_rotation < 0:
+        raise UserError(f'bad ranges: blur_px={blur_px} (0 <= low <= high), '
+                        f'sub_frames={sub_frames} (1 <= low <= high), '
+                        f'max_rotation={max_rotation} (>= 0)')
+    if os.path.exists(output):
+        if not os.path.isdir(output):
+            raise UserError(f'{output}: exists and is not a folder')
+        if not overwrite:
+            raise FileExistsError(f'{output} exists; pass overwrite=True (--overwrite) to replace it')
+        if not os.path.isfile(os.path.join(output, SETTINGS_FILE)):
+            raise UserError(f'{output}: refusing to replace it, this generator did not make it (no {SETTINGS_FILE} '
+                            'inside); choose another --output or remove the folder yourself')
     partial = output + '.partial'
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -176,7 +189,7 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
                     json.dump(dict(photo=name, **motion), f, sort_keys=True)
                 bar.update(1)
         bar.close()
-        with open(os.path.join(partial, 'synthetic_gopro.json'), 'w') as f:
+        with open(os.path.join(partial, SETTINGS_FILE), 'w') as f:
             json.dump(settings, f, sort_keys=True, indent=1)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

@@ -2,13 +2,14 @@
 import lmdb
 from tqdm import tqdm
 
+from ..errors import UserError
 from .lmdb_writer import read_meta_info
 from .png import ImageProblem, decode_rgb8
 
 __all__ = ['verify_lmdb_pair', 'LmdbCheckError']
 
 
-class LmdbCheckError(ValueError):
+class LmdbCheckError(UserError):
     """A pair of LMDBs that BasicSR's PairedImageDataset would not read correctly; lists every problem."""
 
 

@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import resource
 
 import torch
@@ -22,6 +23,9 @@ from .runner import Variant, evaluate_variant, make_forward, summarize
 from .testset import open_testset
 
 __all__ = ['run_leaderboard', 'variants_for']
+
+
+_CACHE_NAME = re.compile(r'[0-9a-f]{12}\.jsonl?')
 
 
 def _digest(obj):
@@ -123,9 +127,10 @@ def run_leaderboard(data,
     cache_dir = os.path.join(out_dir, 'cache') if out_dir else None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        if not resume:
+        if not resume:  # only the files this function writes there: <12 hex digits>.json / .jsonl
             for f in os.listdir(cache_dir):
-                os.remove(os.path.join(cache_dir, f))
+                if _CACHE_NAME.fullmatch(f):
+                    os.remove(os.path.join(cache_dir, f))
     data_id = os.path.abspath(data)
 
     def cache_file(fingerprint, suffix):

@@ -18,6 +18,8 @@ from collections import namedtuple
 
 import yaml
 
+from basicsr_nafnet.errors import UserError
+
 __all__ = ['ModelSpecError', 'ModelSpec', 'parse_model_spec', 'build_model', 'project_option_files']
 
 ModelSpec = namedtuple('ModelSpec', ['name', 'network', 'checkpoint', 'key', 'strict', 'source'])
@@ -27,7 +29,7 @@ ModelSpec.__doc__ = ('A network to evaluate: display name, ``network_g`` dict, c
 OPTION_SUFFIXES = ('.yml', '.yaml')
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(UserError):
     """A ``--model`` spec that cannot be parsed or built."""
 
 

@@ -9,6 +9,8 @@ import json
 import math
 import os
 
+from basicsr_nafnet.fileio import atomic_write
+
 from .complexity import MACS_NOTE
 
 __all__ = ['ROW_FIELDS', 'atomic_write_text', 'markdown_table', 'write_outputs']
@@ -21,12 +23,7 @@ SSIM_NOTE = ('SSIM: the GoPro protocol (MATLAB-style SSIM over the H x W x 3 vol
 
 def atomic_write_text(path, text):
     """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp-{os.getpid()}')
-    with open(tmp, 'w', encoding='utf-8', newline='') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def _fmt(value, digits, scale=1.0):

@@ -9,13 +9,14 @@ import os
 import cv2
 
 from basicsr_nafnet.data.png import ImageProblem, decode_rgb8
+from basicsr_nafnet.errors import UserError
 
 __all__ = ['TestSetError', 'PairedTestSet', 'open_testset']
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
-class TestSetError(ValueError):
+class TestSetError(UserError):
     """A test set that cannot be read or whose images do not pair up."""
 
     __test__ = False  # not a pytest class, despite the name

@@ -14,10 +14,16 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
 from basicsr_nafnet.checkpoint import atomic_save
+from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.inference import tiled_forward
 from basicsr_nafnet.registry import register
 from basicsr_nafnet.visualize.compare import comparison_figure
 from .lr_scheduler import SCHEDULERS
+
+
+class NonFiniteTrainingError(UserError, FloatingPointError):
+    """Non-finite losses or gradients too many steps in a row: the recipe or the data needs a change."""
+
 
 _AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, 'fp16': torch.float16, 'float16': torch.float16}
 
@@ -142,7 +148,7 @@ class ImageRestorationModel(SRModel):
         get_root_logger().warning(f'iter {current_iter}: non-finite {what}, step skipped '
                                   f'({self._nonfinite_steps} in a row, stopping at {limit})')
         if self._nonfinite_steps >= limit:
-            raise FloatingPointError(
+            raise NonFiniteTrainingError(
                 f'training stopped at iter {current_iter}: {self._nonfinite_steps} non-finite {what}es in a row. '
                 f"The last good checkpoint is in {self.opt['path'].get('models')}; lower the learning rate or "
                 'check the data, then resume with --auto_resume.')

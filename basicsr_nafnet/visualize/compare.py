@@ -8,6 +8,9 @@ import cv2
 import numpy as np
 from basicsr.metrics import calculate_psnr
 
+from basicsr_nafnet.errors import UserError
+from basicsr_nafnet.fileio import check_component
+
 from .drawing import label_bar
 
 __all__ = ['comparison_figure', 'compare_models', 'most_different_region', 'pick_keys']
@@ -95,7 +98,7 @@ def pick_keys(per_image, model, baseline='input', count=4, mode='gain'):
         mode (str): 'gain' (largest improvement first) or 'loss' (largest drop first).
     """
     if mode not in ('gain', 'loss'):
-        raise ValueError(f"mode must be 'gain' or 'loss', got {mode!r}")
+        raise UserError(f"mode must be 'gain' or 'loss', got {mode!r}")
 
     def values(spec):
         name, _, variant = spec.partition(':')
@@ -103,12 +106,24 @@ def pick_keys(per_image, model, baseline='input', count=4, mode='gain'):
         picked = {r['key']: float(r['psnr']) for r in per_image if r['name'] == name and r['variant'] in wanted}
         if not picked:
             names = sorted({f"{r['name']}:{r['variant']}" for r in per_image})
-            raise ValueError(f"no per-image results for '{spec}'; rows available: {', '.join(names)}")
+            raise UserError(f"no per-image results for '{spec}'; rows available: {', '.join(names)}")
         return picked
 
     a, b = values(model), values(baseline)
     delta = {k: a[k] - b[k] for k in a if k in b}
     return sorted(delta, key=lambda k: -delta[k] if mode == 'gain' else delta[k])[:count]
+
+
+def _read_per_image(path):
+    """Rows of a leaderboard's ``per_image.csv``; a file without its columns is refused by name."""
+    import csv
+
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    needed = {'name', 'variant', 'key', 'psnr'}
+    if not rows or not needed <= set(rows[0]):
+        raise UserError(f"{path}: not a leaderboard per_image.csv (needs the columns {', '.join(sorted(needed))})")
+    return rows
 
 
 def compare_models(data,
@@ -142,7 +157,6 @@ def compare_models(data,
     Returns:
         list[str]: The written figure paths.
     """
-    import csv
     import os
 
     import torch
@@ -157,15 +171,16 @@ def compare_models(data,
     testset = open_testset(data)
     specs = [parse_model_spec(m) for m in models]
     if not specs:
-        raise ValueError('compare_models needs at least one --model')
-    nets = [(spec.name, build_model(spec, device)) for spec in specs]
+        raise UserError('compare_models needs at least one --model')
     if keys is None and per_image_csv:
-        with open(per_image_csv, newline='', encoding='utf-8') as f:
-            keys = pick_keys(list(csv.DictReader(f)), rank_by or specs[0].name, count=top, mode=mode)
+        keys = pick_keys(_read_per_image(per_image_csv), rank_by or specs[0].name, count=top, mode=mode)
     keys = list(keys) if keys is not None else testset.keys[:top]
     unknown = [k for k in keys if k not in testset.keys]
     if unknown:
-        raise ValueError(f'{data}: no pair with key(s) {", ".join(unknown)}')
+        raise UserError(f'{data}: no pair with key(s) {", ".join(unknown)}')
+    for key in keys:  # each becomes <out_dir>/<key>.png
+        check_component(key, f'image key {key!r}')
+    nets = [(spec.name, build_model(spec, device)) for spec in specs]
     written = []
     for key in tqdm(keys, desc='figures', unit='img'):
         blur, sharp = testset.read(key)

@@ -16,6 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from basicsr_nafnet.errors import UserError
+
 from .drawing import line_chart, write_png
 
 __all__ = ['read_train_log', 'read_tensorboard', 'read_experiment', 'plot_curves']
@@ -71,8 +73,8 @@ def read_tensorboard(folder):
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     except ImportError:
-        raise ValueError(f'{folder}: reading tensorboard events needs the tensorboard package '
-                         '(pip install tensorboard), or point at the experiment\'s train_*.log') from None
+        raise UserError(f'{folder}: reading tensorboard events needs the tensorboard package '
+                        '(pip install tensorboard), or point at the experiment\'s train_*.log') from None
     acc = EventAccumulator(folder, size_guidance={'scalars': 0})
     acc.Reload()
     series = {}
@@ -94,7 +96,7 @@ def read_experiment(path):
             return read_tensorboard(os.path.dirname(path))
         return read_train_log(path)
     if not os.path.isdir(path):
-        raise ValueError(f'{path}: no such log file or experiment folder')
+        raise UserError(f'{path}: no such log file or experiment folder')
     logs = sorted(glob.glob(os.path.join(path, 'train_*.log')), key=os.path.getmtime)
     if logs:
         merged = {}
@@ -107,7 +109,7 @@ def read_experiment(path):
     if glob.glob(os.path.join(path, '**', 'events.out.tfevents*'), recursive=True):
         events = glob.glob(os.path.join(path, '**', 'events.out.tfevents*'), recursive=True)
         return read_tensorboard(os.path.dirname(sorted(events, key=os.path.getmtime)[-1]))
-    raise ValueError(f'{path}: no train_*.log and no tensorboard events inside')
+    raise UserError(f'{path}: no train_*.log and no tensorboard events inside')
 
 
 def _experiment_name(path):
@@ -132,13 +134,13 @@ def plot_curves(experiments, out_path, width=900, panel_height=280):
         metric, and one for the learning rate (log scale), stacked vertically.
     """
     if not experiments:
-        raise ValueError('plot_curves needs at least one experiment')
+        raise UserError('plot_curves needs at least one experiment')
     panels = defaultdict(dict)
     for path in experiments:
         name = _experiment_name(path)
         series = read_experiment(path)
         if not series:
-            raise ValueError(f'{path}: found no training or validation values to plot')
+            raise UserError(f'{path}: found no training or validation values to plot')
         for key, xy in series.items():
             panels[key][name] = xy
     order = sorted(panels, key=lambda k: (k == 'lr', '/' in k, k))  # losses, metrics, then lr

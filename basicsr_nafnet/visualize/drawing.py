@@ -1,9 +1,10 @@
 """Drawing with OpenCV: labels, panels, line charts, and atomic PNG writes (no matplotlib needed)."""
 import math
-import os
 
 import cv2
 import numpy as np
+
+from basicsr_nafnet.fileio import atomic_write
 
 __all__ = ['PALETTE', 'label_bar', 'line_chart', 'write_png']
 
@@ -18,13 +19,7 @@ def write_png(path, rgb):
     ok, buf = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f'{path}: OpenCV could not encode the figure')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp-{os.getpid()}')
-    with open(tmp, 'wb') as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, buf.tobytes())
 
 
 def _fit_text(text, width, scale=0.5, thickness=1):

@@ -1,0 +1,176 @@
+"""What every command of this project promises its user, in one place.
+
+- A user error (a bad argument, option key, file, dataset, checkpoint or device) ends with one line
+  on stderr, ``error: <the file or key and what is wrong>``, and exit status 2; no traceback.
+- Ctrl-C ends with one line, ``interrupted: <what is kept>``, and exit status 130.
+- Anything else is a bug and keeps its traceback.
+
+Scripts are thin: an :class:`ArgumentParser`, checks of their arguments with the helpers below
+(before anything is created, renamed or deleted), then library calls, all inside :func:`command`.
+"""
+import argparse
+import functools
+import os
+import sys
+
+from .errors import UserError
+from .fileio import check_component, is_inside
+
+__all__ = [
+    'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
+    'positive_int', 'non_negative_int', 'parse_device', 'check_component', 'check_output_dir', 'check_output_file',
+    'is_inside'
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_DETAIL_LINES = 6
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage errors are one line (``prog: error: ... (see --help)``), exit 2.
+
+    The description keeps its line breaks (the scripts' docstrings hold examples).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f'{self.prog}: error: {message} (see --help)\n')
+
+
+def one_line(message):
+    """A possibly multi-line message as one line: the first line, then up to six detail lines joined by '; '."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    if not lines:
+        return '(no message)'
+    if len(lines) > MAX_DETAIL_LINES + 1:
+        lines = lines[:MAX_DETAIL_LINES + 1] + [f'... and {len(lines) - MAX_DETAIL_LINES - 1} more']
+    text = lines[0]
+    for line in lines[1:]:  # a line ending in ':' introduces the next one; others are a list
+        text += (' ' if text.endswith(':') else '; ') + line
+    return text
+
+
+def describe(err):
+    """The one-line text of a user error; an ``OSError`` as ``<file>: <reason>``."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        target = f' -> {err.filename2}' if err.filename2 is not None else ''
+        return f'{err.filename}{target}: {err.strerror}'
+    return one_line(err)
+
+
+def command(interrupted='nothing half-written was left behind'):
+    """Decorate a command's ``main(argv=None)`` so it keeps the contract above and returns its exit status.
+
+    Args:
+        interrupted (str | callable): What the Ctrl-C line says is kept; a callable gets no arguments.
+    """
+
+    def wrap(main):
+
+        @functools.wraps(main)
+        def run(argv=None):
+            try:
+                status = main(argv)
+            except SystemExit as stop:  # argparse: --help (0) or a usage error (2), already printed
+                return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+            except KeyboardInterrupt:
+                note = interrupted() if callable(interrupted) else interrupted
+                print(f'interrupted: {note}', file=sys.stderr)
+                return EXIT_INTERRUPTED
+            except (UserError, OSError) as err:
+                print(f'error: {describe(err)}', file=sys.stderr)
+                return EXIT_USAGE
+            return EXIT_OK if status is None else status
+
+        return run
+
+    return wrap
+
+
+# ---------------------------------------------------------------------------- argparse types
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text, low):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f'{value} is too small (at least {low})')
+    return value
+
+
+# ---------------------------------------------------------------------------- devices and paths
+
+
+def parse_device(text, key='--device'):
+    """The ``torch.device`` a ``--device`` value names, checked to exist here; None picks cuda if present, else cpu.
+
+    Raises:
+        UserError: Not a device name, or a device this machine does not have.
+    """
+    import torch
+
+    if text is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserError(f"{key} {text!r}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserError(f'{key} {text}: CUDA is not available on this machine; use --device cpu')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f'{key} {text}: this machine has {torch.cuda.device_count()} CUDA device(s)')
+    elif device.type != 'cpu':
+        raise UserError(f'{key} {text}: only cpu and cuda devices are supported')
+    return device
+
+
+def _existing_ancestor(path):
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def check_output_dir(path, key='--output'):
+    """An output folder: an existing folder, or a new one whose nearest existing parent is a writable folder."""
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise UserError(f'{key} {path}: exists and is not a folder')
+        if not os.access(path, os.W_OK):
+            raise UserError(f'{key} {path}: the folder is not writable')
+        return path
+    parent = _existing_ancestor(path)
+    if not os.path.isdir(parent):
+        raise UserError(f'{key} {path}: cannot create it, {parent} is a file')
+    if not os.access(parent, os.W_OK):
+        raise UserError(f'{key} {path}: cannot create it, {parent} is not writable')
+    return path
+
+
+def check_output_file(path, key='--out', suffixes=None):
+    """An output file: not a folder, a writable place for it, and (if given) one of ``suffixes``."""
+    if not path or path.endswith(('/', os.sep)) or os.path.isdir(path):
+        raise UserError(f'{key} {path!r}: expected a file name, got a folder')
+    if suffixes and not path.lower().endswith(tuple(suffixes)):
+        raise UserError(f"{key} {path}: expected a {' or '.join(suffixes)} file")
+    check_output_dir(os.path.dirname(os.path.abspath(path)), key)
+    return path

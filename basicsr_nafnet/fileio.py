@@ -1,0 +1,74 @@
+"""Writing files: atomically, and only inside the output a command was given.
+
+:func:`atomic_open` is the one way this project writes a file: a temporary file beside the target, flushed
+to disk, renamed over it. A reader (or a resumed run) sees the old file or the complete new one, never
+half of it, and an error or Ctrl-C while writing removes the temporary file instead of leaving it behind.
+:func:`check_component` and :func:`is_inside` keep names that come from users or data inside an output.
+"""
+import contextlib
+import os
+import uuid
+
+from .errors import UserError
+
+__all__ = ['atomic_open', 'atomic_write', 'check_component', 'is_inside']
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode='wb', encoding=None, newline=None):
+    """Open a temporary file beside ``path`` for writing; on a clean exit it is fsynced and renamed to ``path``.
+
+    Args:
+        path (str): The final file; its folder is created if needed.
+        mode (str): 'wb' or 'w'.
+        encoding, newline: As for :func:`open` in text mode (default encoding utf-8).
+
+    Yields:
+        file: The open temporary file.
+    """
+    if mode not in ('wb', 'w'):
+        raise ValueError(f"atomic_open writes whole files: mode 'wb' or 'w', got {mode!r}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # unique per process and call; a leading dot keeps it out of folder listings and image globs
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp')
+    text = mode == 'w'
+    try:
+        with open(tmp, 'x' if text else 'xb', encoding=(encoding or 'utf-8') if text else None,
+                  newline=newline if text else None) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write(path, data):
+    """Write ``data`` (bytes, or str as UTF-8 text) to ``path`` atomically; returns ``path``."""
+    with atomic_open(path, 'w' if isinstance(data, str) else 'wb', newline='' if isinstance(data, str) else None) as f:
+        f.write(data)
+    return path
+
+
+def check_component(value, key):
+    """A name that becomes one file or folder name inside an output (a run name, a suffix, an image key).
+
+    Raises:
+        UserError: Not a non-empty string, or it holds a path separator, is '.' or '..', or holds a NUL.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f'{key}: expected a non-empty name, got {value!r}')
+    if '/' in value or '\\' in value or os.sep in value or '\0' in value or value in ('.', '..'):
+        raise UserError(f"{key}: {value!r} must be a single file or folder name (no '/', '\\', '.' or '..'), "
+                        'so that everything it names stays inside the output')
+    return value
+
+
+def is_inside(path, folder):
+    """True when ``path`` is ``folder`` or lies under it (symbolic links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
