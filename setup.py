@@ -1,24 +1,47 @@
 #!/usr/bin/env python
 """Install with ``pip install -e .[test]`` after installing torch (see scripts/test.sh)."""
+import glob
 import os
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def read_version():
     scope = {}
-    with open(os.path.join(os.path.dirname(__file__), 'basicsr_nafnet', 'version.py')) as f:
+    with open(os.path.join(HERE, 'basicsr_nafnet', 'version.py')) as f:
         exec(f.read(), scope)
     return scope['__version__']
+
+
+class BuildWithOptions(build_py):
+    """Also ship the one top-level ``options/`` folder inside the package as ``basicsr_nafnet/_options``.
+
+    A checkout keeps a single copy of the option files (``options/``); an installed wheel finds them
+    through the package (``basicsr_nafnet.engine.options.options_root``), so the demo and option names in
+    model specs work after a plain ``pip install .``.
+    """
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, 'basicsr_nafnet', '_options')
+        for path in glob.glob(os.path.join(HERE, 'options', '**', '*.yml'), recursive=True):
+            dest = os.path.join(target, os.path.relpath(path, os.path.join(HERE, 'options')))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copyfile(path, dest)  # links are followed: the wheel holds plain files
 
 
 setup(
     name='basicsr-nafnet',
     version=read_version(),
     description='NAFNet-family single-image motion deblurring (GoPro) as a BasicSR plugin',
-    long_description=open('README.md', encoding='utf-8').read(),
+    long_description=open(os.path.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['basicsr_nafnet', 'basicsr_nafnet.*']),
+    cmdclass={'build_py': BuildWithOptions},
     python_requires='>=3.9',
     install_requires=[
         'basicsr>=1.4.2',

@@ -9,5 +9,5 @@ from . import compat
 
 compat.apply()
 
-from . import archs, data, losses, metrics, models  # noqa: E402  (registration needs the shims above)
+from . import archs, losses, metrics, models  # noqa: E402  (registration needs the shims above)
 from .version import __version__  # noqa: E402

@@ -11,17 +11,16 @@ import sys
 
 from .cli import ArgumentParser, check_output_dir, command, positive_int
 from .errors import UserError
-from .evaluation.report import atomic_write_text
-from .options import load_options
+from .fileio import atomic_write
+from .engine.options import load_options, project_option_file
 
 __all__ = ['DEMO_DATA', 'ensure_demo_data', 'train_demo', 'run_demo', 'main']
 
 # 120 training pairs cut into 128x128 crops (1080 crops) and 20 held-out test pairs, all 256x256
 DEMO_DATA = dict(train=120, test=20, size=(256, 256), seed=0)
 DEMO_CROP, DEMO_STEP = 128, 64
-DEMO_MODELS = {'NAFNet': 'options/demo/NAFNet-demo.yml', 'DeblurUNet': 'options/demo/UNet-demo.yml',
-               'ResidualCNN': 'options/demo/ResidualCNN-demo.yml'}
-PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_MODELS = {'NAFNet': 'demo/NAFNet-demo.yml', 'DeblurUNet': 'demo/UNet-demo.yml',
+               'ResidualCNN': 'demo/ResidualCNN-demo.yml'}  # under options/ (see engine.options.options_root)
 
 
 def _lmdbs_complete(data_dir):
@@ -52,7 +51,7 @@ def ensure_demo_data(data_dir, log=print):
     log(f"[demo] data: {DEMO_DATA['train']} training and {DEMO_DATA['test']} held-out GoPro-like pairs -> {data_dir}")
     make_synthetic_gopro(data_dir, overwrite=True, **DEMO_DATA)
     prepare_gopro(data_dir, crop_size=DEMO_CROP, step=DEMO_STEP, overwrite=True)
-    atomic_write_text(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
+    atomic_write(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
     return data_dir
 
 
@@ -64,7 +63,7 @@ def _finished(opt, root):
 
 
 def train_demo(option_file, root, iters=None, log=print):
-    """Train one demo model through ``basicsr_nafnet/train.py`` (a fresh process, resumable).
+    """Train one demo model through ``python -m basicsr_nafnet.train`` (a fresh process, resumable).
 
     Args:
         option_file (str): A demo option file.
@@ -88,10 +87,12 @@ def train_demo(option_file, root, iters=None, log=print):
         log(f"[demo] {opt['name']}: already trained ({checkpoint})")
         return opt, checkpoint
     log(f"[demo] training {opt['name']}: {opt['train']['total_iter']} iterations on the CPU")
-    cmd = [sys.executable, osp.join(PROJECT_ROOT, 'basicsr_nafnet', 'train.py'), '-opt', option_file, '--auto_resume']
+    cmd = [sys.executable, '-m', 'basicsr_nafnet.train', '-opt', option_file, '--auto_resume']
     if overrides:
         cmd += ['--force_yml', *overrides]
-    status = subprocess.run(cmd, cwd=root).returncode
+    package_parent = osp.dirname(osp.dirname(osp.abspath(__file__)))  # importable from any working directory
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get('PYTHONPATH')) if p))
+    status = subprocess.run(cmd, cwd=root, env=env).returncode
     if status == 130:
         raise KeyboardInterrupt
     if status != 0:
@@ -122,7 +123,7 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     data_dir = ensure_demo_data(osp.join(root, 'datasets', 'synthetic_gopro'), log)
     specs, runs = [], []
     for model in models:
-        option_file = osp.join(PROJECT_ROOT, DEMO_MODELS[model])
+        option_file = project_option_file(DEMO_MODELS[model])
         opt, checkpoint = train_demo(option_file, root, iters, log)
         runs.append(osp.join(root, 'experiments', opt['name']))
         specs.append(_model_spec(option_file, opt, checkpoint, root, iters))

@@ -3,7 +3,8 @@
 :func:`atomic_open` is the one way this project writes a file: a temporary file beside the target, flushed
 to disk, renamed over it. A reader (or a resumed run) sees the old file or the complete new one, never
 half of it, and an error or Ctrl-C while writing removes the temporary file instead of leaving it behind.
-:func:`check_component` and :func:`is_inside` keep names that come from users or data inside an output.
+:func:`check_component` and :func:`is_inside` keep names that come from users or data inside an output;
+:data:`IMAGE_EXTENSIONS` is the one list of image files the commands read.
 """
 import contextlib
 import os
@@ -11,7 +12,10 @@ import uuid
 
 from .errors import UserError
 
-__all__ = ['atomic_open', 'atomic_write', 'check_component', 'is_inside']
+__all__ = ['IMAGE_EXTENSIONS', 'atomic_open', 'atomic_write', 'check_component', 'is_inside']
+
+# the image files every command reads (lower-case; compare with name.lower())
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ if __package__ in (None, ''):  # run as a script: make the package importable by
 
 import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
 from basicsr_nafnet.cli import command  # noqa: E402
-from basicsr_nafnet.pipeline import test  # noqa: E402
+from basicsr_nafnet.engine.pipeline import test  # noqa: E402
 
 
 @command(interrupted='testing stopped; the result images written so far are complete')

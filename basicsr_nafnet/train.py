@@ -7,7 +7,7 @@ if __package__ in (None, ''):  # run as a script: make the package importable by
 
 import basicsr_nafnet  # noqa: E402,F401  (shims and registration before basicsr)
 from basicsr_nafnet.cli import command  # noqa: E402
-from basicsr_nafnet.pipeline import train  # noqa: E402
+from basicsr_nafnet.engine.pipeline import train  # noqa: E402
 
 
 @command(interrupted='training stopped; the checkpoints and training states written so far are complete, '

@@ -10,7 +10,9 @@ import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
-from basicsr_nafnet.benchmark import PATHS, configs_from_option_file, format_markdown, run_benchmark, write_json
+from basicsr_nafnet.bench.configs import configs_from_option_file
+from basicsr_nafnet.bench.report import format_markdown, write_json
+from basicsr_nafnet.bench.speed import PATHS, run_benchmark
 from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
 
 

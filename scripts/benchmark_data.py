@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import basicsr_nafnet  # noqa: E402,F401  (first: shims for basicsr)
 from basicsr_nafnet.cli import ArgumentParser, check_output_dir, check_output_file, command, positive_int  # noqa: E402
-from basicsr_nafnet.data.benchmark import format_report, run_benchmark  # noqa: E402
+from basicsr_nafnet.bench.data import format_report, run_benchmark  # noqa: E402
 from basicsr_nafnet.fileio import atomic_write  # noqa: E402
 
 

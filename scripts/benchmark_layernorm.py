@@ -7,9 +7,10 @@
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims)
-from basicsr_nafnet.benchmark import write_json
+from basicsr_nafnet.bench.configs import TINY_CONFIGS
+from basicsr_nafnet.bench.layernorm import benchmark_layernorm, format_layernorm_markdown
+from basicsr_nafnet.bench.report import write_json
 from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
-from basicsr_nafnet.layernorm_benchmark import benchmark_layernorm, format_layernorm_markdown
 
 
 def build_parser():
@@ -30,7 +31,7 @@ def main(argv=None):
     check_output_file(args.json, '--json', suffixes=('.json', ))
     config, batch, size = None, args.batch, args.size
     if args.quick:
-        config = dict(width=8, enc_blk_nums=[1, 1], middle_blk_num=1, dec_blk_nums=[1, 1])
+        config = TINY_CONFIGS['NAFNet']
         batch, size = 2, 32
     results = benchmark_layernorm(config=config, batch=batch, size=(size, size), runs=args.runs, device=args.device)
     print(format_layernorm_markdown(results))

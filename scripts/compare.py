@@ -12,7 +12,7 @@ import sys
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
 from basicsr_nafnet.cli import (ArgumentParser, check_output_dir, command, non_negative_int, parse_device,
                                 positive_int)
-from basicsr_nafnet.visualize import compare_models
+from basicsr_nafnet.evaluation import compare_models
 
 
 @command(interrupted='stopped; the figures written so far are complete')

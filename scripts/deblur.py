@@ -16,10 +16,9 @@ import sys
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
 from basicsr_nafnet.cli import (EXIT_FAILED, ArgumentParser, command, non_negative_int, parse_device,
                                 positive_int)
-from basicsr_nafnet.deblur import deblur_files, plan_outputs
-from basicsr_nafnet.deploy import prepare_for_inference
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.evaluation import build_model, parse_model_spec
+from basicsr_nafnet.inference.deblur import deblur_files, plan_outputs
 
 
 def build_parser():
@@ -56,8 +55,8 @@ def main(argv=None):
     spec = parse_model_spec(args.model)
     if not spec.checkpoint:
         raise UserError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
-    net = prepare_for_inference(build_model(spec, device), args.precision or 'fp32', compile=args.compile)
-    result = deblur_files(net, args.input, args.output, device=device, tile=args.tile, overlap=args.tile_overlap,
+    result = deblur_files(build_model(spec, device), args.input, args.output, device=device, tile=args.tile,
+                          overlap=args.tile_overlap, precision=args.precision or 'fp32', compile=args.compile,
                           ext=args.ext, suffix=args.suffix, plan=plan)
     for path, message in result.failed:
         print(f'failed: {message}', file=sys.stderr)

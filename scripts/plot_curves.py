@@ -7,7 +7,7 @@ Example:
 import sys
 
 from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, positive_int
-from basicsr_nafnet.visualize.curves import plot_curves
+from basicsr_nafnet.evaluation.curves import plot_curves
 
 
 @command()

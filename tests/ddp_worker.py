@@ -6,7 +6,7 @@ import basicsr_nafnet  # noqa: F401
 import basicsr.train
 import torch
 
-from basicsr_nafnet import pipeline
+from basicsr_nafnet.engine import pipeline
 
 models = []
 build_model = basicsr.train.build_model

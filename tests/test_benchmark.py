@@ -6,8 +6,10 @@ import os
 import torch
 
 from basicsr_nafnet.archs.arch_util import LayerNorm2d
-from basicsr_nafnet.benchmark import format_markdown, peak_memory, run_benchmark
-from basicsr_nafnet.layernorm_benchmark import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
+from basicsr_nafnet.bench.layernorm import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
+from basicsr_nafnet.bench.report import format_markdown
+from basicsr_nafnet.bench.speed import run_benchmark
+from basicsr_nafnet.bench.timing import peak_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

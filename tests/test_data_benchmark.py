@@ -1,5 +1,5 @@
 """The data benchmark runs end to end on tiny data and reports every number (not a timing test)."""
-from basicsr_nafnet.data.benchmark import format_report, run_benchmark
+from basicsr_nafnet.bench.data import format_report, run_benchmark
 
 
 def test_benchmark_runs_on_tiny_data(tmp_path):

@@ -10,7 +10,7 @@ from PIL import Image
 from skimage import data as skdata
 from torch import nn
 
-from basicsr_nafnet.deblur import collect_inputs, deblur_array, deblur_files, read_photo
+from basicsr_nafnet.inference.deblur import collect_inputs, deblur_array, deblur_files, read_photo
 from basicsr_nafnet.errors import UserError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))

@@ -4,7 +4,7 @@ import torch
 from basicsr.archs import build_network
 from conftest import TINY_ARCH_CONFIGS
 
-from basicsr_nafnet.deploy import InferenceRunner, prepare_for_inference
+from basicsr_nafnet.inference import InferenceRunner, prepare_for_inference
 
 
 def build_random(name, scale=0.2):

@@ -7,7 +7,8 @@ import torch
 from basicsr.archs import build_network
 from skimage import data as skdata
 
-from basicsr_nafnet.inference import CheckpointError, load_checkpoint, read_state_dict, tile_starts, tiled_forward
+from basicsr_nafnet.engine.checkpoint import CheckpointError, load_checkpoint, read_state_dict
+from basicsr_nafnet.inference import tile_starts, tiled_forward
 
 TINY = dict(type='NAFNet', width=8, enc_blk_nums=(1, 1), middle_blk_num=1, dec_blk_nums=(1, 1))
 

@@ -14,7 +14,7 @@ from skimage import data as skdata
 
 from basicsr_nafnet.evaluation import (ModelSpecError, TestSetError, open_testset, parse_model_spec, run_leaderboard)
 from basicsr_nafnet.evaluation.runner import evaluate_variant, to_uint8
-from basicsr_nafnet.inference import CheckpointError
+from basicsr_nafnet.engine.checkpoint import CheckpointError
 from basicsr_nafnet.metrics import calculate_ssim_3d
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))

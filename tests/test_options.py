@@ -9,8 +9,8 @@ import yaml
 from basicsr.archs import build_network
 from training_utils import make_paired_folders, tiny_options, write_options
 
-from basicsr_nafnet import pipeline
-from basicsr_nafnet.options import load_options, normalize_options
+from basicsr_nafnet.engine import pipeline
+from basicsr_nafnet.engine.options import load_options, normalize_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTION_FILES = sorted(glob.glob(os.path.join(ROOT, 'options', '**', '*.yml'), recursive=True))
@@ -113,7 +113,7 @@ def test_yaml_dump_of_tiny_options_round_trips(tmp_path):
 
 @pytest.mark.parametrize('path', OPTION_FILES, ids=lambda p: os.path.relpath(p, ROOT))
 def test_option_file_values_pass_the_checks(path):
-    from basicsr_nafnet.option_check import validate_options
+    from basicsr_nafnet.engine.option_check import validate_options
 
     opt = normalize_options(load_options(path), source=path)
     opt['world_size'] = 1

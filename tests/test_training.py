@@ -6,8 +6,8 @@ import pytest
 import torch
 from training_utils import make_paired_folders, tiny_options, write_options
 
-from basicsr_nafnet import pipeline
-from basicsr_nafnet.options import OptionsError
+from basicsr_nafnet.engine import pipeline
+from basicsr_nafnet.engine.options import OptionsError
 
 TINY_NETWORKS = {
     'NAFNet': {'type': 'NAFNet', 'width': 8, 'enc_blk_nums': [1, 1], 'middle_blk_num': 1, 'dec_blk_nums': [1, 1]},
@@ -194,7 +194,7 @@ def test_warmup_cosine_schedule_values():
 def test_saved_states_load_with_weights_only(tmp_path):
     import numpy as np
 
-    from basicsr_nafnet.checkpoint import atomic_save, load_state
+    from basicsr_nafnet.engine.checkpoint import atomic_save, load_state
     path = tmp_path / 'x.state'
     atomic_save({'iter': np.int64(3), 'psnr': np.float64(30.5), 'nested': [np.float32(1.5)]}, str(path))
     state = load_state(str(path))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from basicsr_nafnet.visualize import (comparison_figure, compare_models, most_different_region, pick_keys, plot_curves,
-                                      read_experiment, read_train_log)
-from basicsr_nafnet.visualize.compare import GAP
+from basicsr_nafnet.evaluation import compare_models, pick_keys, plot_curves, read_experiment, read_train_log
+from basicsr_nafnet.visualize import comparison_figure, most_different_region
+from basicsr_nafnet.visualize.figures import GAP
 
 PREFIX = '[NAFNe..][epoch:  {e}, iter: {it:>7}, lr:({lr},)] [eta: 0:10:00, time (data): 0.100 (0.010)]'
 LOG = """2026-01-01 10:00:00,000 INFO: Start training from epoch: 0, iter: 0

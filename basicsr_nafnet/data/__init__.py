@@ -3,6 +3,6 @@
 Modules: ``source`` (folder or zip read in place), ``png`` (header checks, decoding), ``layout``
 (``find_pairs``, ``read_image``), ``lmdb_writer`` (BasicSR-format LMDB, ``.partial`` then rename),
 ``prepare`` (``prepare_gopro``: one-pass conversion), ``verify``, ``download`` (resumable, checksummed),
-``synthetic`` (``make_synthetic_gopro``), ``benchmark``. Nothing here registers into BasicSR: the
+``synthetic`` (``make_synthetic_gopro``). Nothing here registers into BasicSR: the
 LMDBs are read by BasicSR's own ``PairedImageDataset``.
 """

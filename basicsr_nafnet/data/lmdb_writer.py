@@ -16,6 +16,8 @@ import shutil
 
 import lmdb
 
+from ..fileio import atomic_write
+
 __all__ = ['LmdbWriter', 'png_size_bound', 'lmdb_map_size', 'read_meta_info', 'OutputExistsError']
 
 PAGE = 4096
@@ -153,10 +155,7 @@ class LmdbWriter:
         self.env.sync()
         self.env.close()
         self.env = None
-        meta = os.path.join(self.partial, 'meta_info.txt')
-        with open(meta + '.tmp', 'w', encoding='ascii') as f:
-            f.writelines(self.meta_lines)
-        os.replace(meta + '.tmp', meta)
+        atomic_write(os.path.join(self.partial, 'meta_info.txt'), ''.join(self.meta_lines))
         if os.path.exists(self.path):
             if not self.overwrite:  # appeared while we were writing
                 raise OutputExistsError(f'{self.path} appeared during the conversion; kept {self.partial}')

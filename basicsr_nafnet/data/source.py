@@ -14,10 +14,9 @@ import posixpath
 import zipfile
 
 from ..errors import UserError
+from ..fileio import IMAGE_EXTENSIONS
 
-__all__ = ['DatasetSource', 'UnsafeArchiveError', 'open_source', 'IMAGE_EXTENSIONS']
-
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+__all__ = ['DatasetSource', 'UnsafeArchiveError', 'open_source']
 
 
 class UnsafeArchiveError(UserError):

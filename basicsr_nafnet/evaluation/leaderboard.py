@@ -13,7 +13,8 @@ import resource
 
 import torch
 
-from basicsr_nafnet.deploy import prepare_for_inference
+from ..fileio import atomic_write
+from ..inference import prepare_for_inference
 
 from . import report
 from .complexity import count_macs, count_params
@@ -78,7 +79,7 @@ def _cached_json(path, compute):
             return json.load(f)
     value = compute()
     if path:
-        report.atomic_write_text(path, json.dumps(value))
+        atomic_write(path, json.dumps(value))
     return value
 
 
@@ -112,7 +113,7 @@ def run_leaderboard(data,
         resume (bool): Reuse cached per-image results. Default: True.
         log (callable): Where progress notes go.
         precision (str): How the networks run: 'fp32' (default: the fastest float32 path, fused and
-            channels_last, see :func:`~basicsr_nafnet.deploy.prepare_for_inference`), 'bf16' or 'fp16'.
+            channels_last, see :func:`~basicsr_nafnet.inference.prepare_for_inference`), 'bf16' or 'fp16'.
         compile (bool): ``torch.compile`` each network (its first image then includes the compile
             time; the runtime column is a median, so it does not).
 

@@ -18,34 +18,19 @@ from collections import namedtuple
 
 import yaml
 
-from basicsr_nafnet.errors import UserError
+from ..engine.checkpoint import load_checkpoint
+from ..engine.options import OPTION_SUFFIXES, load_options, project_option_files
+from ..errors import UserError
 
-__all__ = ['ModelSpecError', 'ModelSpec', 'parse_model_spec', 'build_model', 'project_option_files']
+__all__ = ['ModelSpecError', 'ModelSpec', 'parse_model_spec', 'build_model']
 
 ModelSpec = namedtuple('ModelSpec', ['name', 'network', 'checkpoint', 'key', 'strict', 'source'])
 ModelSpec.__doc__ = ('A network to evaluate: display name, ``network_g`` dict, checkpoint path (or None), '
                      'weights key (or None for automatic), strict loading, and the spec it came from.')
 
-OPTION_SUFFIXES = ('.yml', '.yaml')
-
 
 class ModelSpecError(UserError):
     """A ``--model`` spec that cannot be parsed or built."""
-
-
-def _options_root():
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'options')
-
-
-def project_option_files():
-    """``{name: path}`` of the option files shipped in ``options/`` (the name is the file stem)."""
-    found = {}
-    # a name in both test/ and train/ means the test twin: it is the one that names trained weights
-    for folder, _, files in sorted(os.walk(_options_root()), key=lambda w: ('/train' in w[0], w[0])):
-        for f in sorted(files):
-            if f.endswith(OPTION_SUFFIXES):
-                found.setdefault(os.path.splitext(f)[0], os.path.join(folder, f))
-    return found
 
 
 def _split_top_level(text, sep=','):
@@ -65,8 +50,6 @@ def _split_top_level(text, sep=','):
 
 
 def _from_option_file(path, spec):
-    from basicsr_nafnet.options import load_options  # safe YAML, clear errors
-
     try:
         opt = load_options(path)
     except ValueError as err:
@@ -161,11 +144,9 @@ def build_model(spec, device='cpu'):
 
     Raises:
         ModelSpecError: The arch rejects its arguments.
-        CheckpointError: The checkpoint does not load (see :func:`basicsr_nafnet.inference.load_checkpoint`).
+        CheckpointError: The checkpoint does not load (see :func:`~basicsr_nafnet.engine.checkpoint.load_checkpoint`).
     """
     from basicsr.archs import build_network
-
-    from basicsr_nafnet.inference import load_checkpoint
 
     try:
         net = build_network(copy.deepcopy(spec.network))

@@ -9,21 +9,15 @@ import json
 import math
 import os
 
-from basicsr_nafnet.fileio import atomic_write
-
+from ..fileio import atomic_write
 from .complexity import MACS_NOTE
 
-__all__ = ['ROW_FIELDS', 'atomic_write_text', 'markdown_table', 'write_outputs']
+__all__ = ['ROW_FIELDS', 'markdown_table', 'write_outputs']
 
 ROW_FIELDS = ('name', 'variant', 'psnr', 'ssim', 'ssim_2d', 'params', 'macs', 'runtime_s', 'peak_mem_mb', 'device',
               'images', 'dataset', 'source', 'note', 'checkpoint')
 SSIM_NOTE = ('SSIM: the GoPro protocol (MATLAB-style SSIM over the H x W x 3 volume, 11x11x11 Gaussian window); '
              'SSIM 2-D, where shown, is BasicSR\'s per-channel form, which scores lower. PSNR: RGB, uint8, crop 0.')
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    atomic_write(path, text)
 
 
 def _fmt(value, digits, scale=1.0):
@@ -87,9 +81,9 @@ def write_outputs(out_dir, rows, per_image):
         k: (None if isinstance(r.get(k), float) and math.isinf(r[k]) else r.get(k))
         for k in ROW_FIELDS
     } for r in rows]
-    atomic_write_text(paths['json'], json.dumps(clean, indent=2) + '\n')
-    atomic_write_text(paths['csv'], _csv_text(ROW_FIELDS, clean))
+    atomic_write(paths['json'], json.dumps(clean, indent=2) + '\n')
+    atomic_write(paths['csv'], _csv_text(ROW_FIELDS, clean))
     fields = ['name', 'variant', 'key', 'psnr', 'ssim'] + (['ssim_2d'] if any(
         'ssim_2d' in p for p in per_image) else []) + ['runtime_s']
-    atomic_write_text(paths['per_image'], _csv_text(fields, per_image))
+    atomic_write(paths['per_image'], _csv_text(fields, per_image))
     return paths

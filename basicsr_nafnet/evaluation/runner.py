@@ -15,8 +15,8 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from tqdm import tqdm
 
-from basicsr_nafnet.inference import self_ensemble, tiled_forward
-from basicsr_nafnet.metrics import calculate_ssim_3d
+from ..inference import self_ensemble, synchronize, tiled_forward
+from ..metrics import calculate_ssim_3d
 
 __all__ = ['Variant', 'make_forward', 'to_uint8', 'score', 'evaluate_variant', 'read_cache']
 
@@ -92,11 +92,6 @@ def _ends_with_newline(path):
         return f.read(1) == b'\n'
 
 
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def evaluate_variant(forward, testset, device, cache_path=None, ssim_2d=False, desc='', identity=False):
     """Score ``forward`` on every pair of ``testset``.
 
@@ -129,11 +124,11 @@ def evaluate_variant(forward, testset, device, cache_path=None, ssim_2d=False, d
                 restored, runtime = blur, 0.0
             else:
                 inp = torch.from_numpy(blur).permute(2, 0, 1)[None].to(device, torch.float32) / 255.
-                _sync(device)
+                synchronize(device)
                 start = time.perf_counter()
                 with torch.inference_mode():
                     out = forward(inp)
-                _sync(device)
+                synchronize(device)
                 runtime = time.perf_counter() - start
                 restored = to_uint8(out)
             record = dict(key=key, **score(restored, sharp, ssim_2d), runtime_s=runtime)

@@ -10,10 +10,9 @@ import cv2
 
 from basicsr_nafnet.data.png import ImageProblem, decode_rgb8
 from basicsr_nafnet.errors import UserError
+from basicsr_nafnet.fileio import IMAGE_EXTENSIONS
 
 __all__ = ['TestSetError', 'PairedTestSet', 'open_testset']
-
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 class TestSetError(UserError):

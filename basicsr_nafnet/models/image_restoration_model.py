@@ -13,11 +13,11 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
-from basicsr_nafnet.checkpoint import atomic_save
-from basicsr_nafnet.errors import UserError
-from basicsr_nafnet.inference import tiled_forward
-from basicsr_nafnet.registry import register
-from basicsr_nafnet.visualize.compare import comparison_figure
+from ..engine.checkpoint import atomic_save
+from ..engine.registry import register
+from ..errors import UserError
+from ..inference.tiling import tiled_forward
+from ..visualize.figures import comparison_figure
 from .lr_scheduler import SCHEDULERS
 
 
@@ -45,6 +45,8 @@ class ImageRestorationModel(SRModel):
             validation in overlapping tiles; val.save_comparison: blur | restored | sharp strips.
     Works on CPU and GPU, single process or DDP (validation is split across ranks and reduced).
     """
+
+    SCHEDULERS = SCHEDULERS  # the schedulers it builds besides BasicSR's (read by the option checks)
 
     def __init__(self, opt):
         super().__init__(opt)

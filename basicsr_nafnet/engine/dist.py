@@ -13,7 +13,7 @@ import warnings
 import torch
 import torch.distributed as dist
 
-from .errors import UserError
+from ..errors import UserError
 
 __all__ = ['init_dist', 'default_backend', 'check_launcher_environment']
 

@@ -13,9 +13,15 @@ import warnings
 import torch
 from torch import nn
 
-__all__ = ['PRECISIONS', 'InferenceRunner', 'prepare_for_inference']
+__all__ = ['PRECISIONS', 'InferenceRunner', 'prepare_for_inference', 'synchronize']
 
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def synchronize(device):
+    """Wait for the device's queued work (CUDA); a no-op on the CPU. Call around anything timed."""
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
 
 
 def _net_device(net):

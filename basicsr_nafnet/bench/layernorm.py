@@ -4,15 +4,17 @@
 centred input twice (once for the square, once for the division), the normalised input and more
 for backward; :class:`~basicsr_nafnet.archs.arch_util.LayerNorm2d` keeps the normalised input and
 1/std only. Both networks get the same weights and the same batch; their training steps are
-interleaved in one run, and peak memory is measured as in :mod:`basicsr_nafnet.benchmark`.
+interleaved in one run, and peak memory is measured as in :mod:`.timing`.
 """
 import copy
 from collections import OrderedDict
 
 import torch
 
-from .archs.arch_util import LayerNorm2d
-from .benchmark import PEAK_MEMORY_METHOD, machine_description, peak_memory, time_interleaved
+from ..archs.arch_util import LayerNorm2d
+from ..archs.nafnet_arch import NAFNet
+from ..losses.psnr_loss import PSNRLoss
+from .timing import PEAK_MEMORY_METHOD, machine_description, peak_memory, time_interleaved
 
 __all__ = ['PlainLayerNorm2d', 'with_plain_layernorm', 'benchmark_layernorm', 'format_layernorm_markdown']
 
@@ -58,8 +60,6 @@ def benchmark_layernorm(config=None, batch=4, size=(256, 256), runs=3, device='c
         dict: ``machine``, ``peak_memory_method``, per variant ``seconds`` and ``peak_mb``, and the
         ``memory_ratio`` and ``time_ratio`` of ours over plain.
     """
-    from .archs.nafnet_arch import NAFNet
-    from .losses.psnr_loss import PSNRLoss
     device = torch.device(device)
     config = config or dict(width=32, enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1])
     torch.manual_seed(0)

@@ -13,8 +13,9 @@ import numbers
 
 import torch
 
-from .errors import UserError
-from .fileio import check_component
+from ..errors import UserError
+from ..fileio import check_component
+from .checkpoint import check_state_dict_fits, load_state, state_dict_from
 from .options import OptionsError
 
 __all__ = ['validate_options', 'build_meta_network', 'check_checkpoint_fits']
@@ -124,9 +125,6 @@ def check_checkpoint_fits(net, path, key, strict=True):
     Raises:
         CheckpointError: Unreadable, code-running, missing the key, or (strict) not fitting ``net``.
     """
-    from .checkpoint import load_state
-    from .inference import check_state_dict_fits, state_dict_from
-
     top = load_state(path)
     if key is not None and isinstance(top, dict) and key not in top and 'params' in top:
         key = 'params'
@@ -247,7 +245,8 @@ def _check_train(problems, opt):
         problems.add('train.autocast', f"expected null, bf16 or fp16, got {train['autocast']!r}")
     optimizer = _check_optimizer(problems, train)
     if optimizer is not None:
-        _check_scheduler(problems, train, optimizer)
+        from basicsr.utils.registry import MODEL_REGISTRY
+        _check_scheduler(problems, train, optimizer, MODEL_REGISTRY.get(OUR_MODEL))
     losses = [k for k in ('pixel_opt', 'perceptual_opt') if train.get(k) is not None]
     if not losses:
         problems.add('train.pixel_opt', 'missing: training needs a loss (e.g. type: PSNRLoss)')
@@ -284,11 +283,12 @@ def _check_optimizer(problems, train):
     return _try(problems, 'train.optim_g', lambda: cls([stand_in], **{k: v for k, v in optim.items() if k != 'type'}))
 
 
-def _check_scheduler(problems, train, optimizer):
+def _check_scheduler(problems, train, optimizer, model_cls):
     from basicsr.models import lr_scheduler as basicsr_schedulers
 
-    from .models.lr_scheduler import SCHEDULERS
-
+    # the model says which schedulers it builds besides BasicSR's (asked through the registry: the engine
+    # sits below the models and imports none of them)
+    SCHEDULERS = getattr(model_cls, 'SCHEDULERS', {})
     scheduler = _section(problems, train, 'scheduler', 'train.scheduler', required=True)
     if scheduler is None:
         return

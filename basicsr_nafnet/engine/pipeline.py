@@ -22,7 +22,7 @@ import warnings
 import torch
 
 from .checkpoint import load_state
-from .cli import ArgumentParser
+from ..cli import ArgumentParser
 from .dist import check_launcher_environment, init_dist
 from .option_check import validate_options
 from .options import OptionsError, apply_force_yml, check_paths, load_options, normalize_options

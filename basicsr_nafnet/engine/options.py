@@ -10,9 +10,14 @@ import warnings
 
 import yaml
 
-from .errors import UserError
+from ..errors import UserError
 
-__all__ = ['OptionsError', 'OptionLoader', 'load_options', 'normalize_options', 'check_paths', 'apply_force_yml']
+__all__ = [
+    'OptionsError', 'OptionLoader', 'OPTION_SUFFIXES', 'load_options', 'normalize_options', 'check_paths',
+    'apply_force_yml', 'options_root', 'project_option_file', 'project_option_files'
+]
+
+OPTION_SUFFIXES = ('.yml', '.yaml')
 
 
 class OptionsError(UserError):
@@ -94,8 +99,8 @@ def normalize_options(opt, source='options'):
             if isinstance(metric, dict) and metric.get('type') == 'calculate_ssim':
                 if metric.pop('ssim3d', True):
                     metric['type'] = 'calculate_ssim_3d'
-                    warnings.warn(f"{source}: val.metrics.{name}: calculate_ssim of an ImageRestorationModel file means "
-                                  "the 3-D SSIM of the published GoPro numbers (as in official NAFNet): using "
+                    warnings.warn(f"{source}: val.metrics.{name}: calculate_ssim of an ImageRestorationModel file "
+                                  "means the 3-D SSIM of the published GoPro numbers (as in official NAFNet): using "
                                   "calculate_ssim_3d; set 'ssim3d: false' for BasicSR's per-channel SSIM")
     return opt
 
@@ -140,3 +145,37 @@ def apply_force_yml(opt, entry):
 def one_line_yaml(err):
     """A PyYAML error without its multi-line context drawing."""
     return ' '.join(str(getattr(err, 'problem', None) or err).split())
+
+
+def options_root():
+    """The folder of this project's option files: the checkout's ``options/``, or the copy a wheel installs.
+
+    A wheel ships the one top-level ``options/`` folder as ``basicsr_nafnet/_options`` (see ``setup.py``);
+    a checkout or an editable install reads ``options/`` beside the package.
+    """
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.join(package, '_options')
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(package), 'options')
+
+
+def project_option_file(relative):
+    """Path of one of this project's option files, e.g. ``'demo/NAFNet-demo.yml'``.
+
+    Raises:
+        OptionsError: The file is not there (an incomplete install).
+    """
+    path = os.path.join(options_root(), *relative.split('/'))
+    if not os.path.isfile(path):
+        raise OptionsError(f'option file not found: {path} (this installation of basicsr_nafnet lacks its options/)')
+    return path
+
+
+def project_option_files():
+    """``{name: path}`` of the option files this project ships (the name is the file stem)."""
+    found = {}
+    # a name in both test/ and train/ means the test twin: it is the one that names trained weights
+    for folder, _, files in sorted(os.walk(options_root()), key=lambda w: ('/train' in w[0], w[0])):
+        for f in sorted(files):
+            if f.endswith(OPTION_SUFFIXES):
+                found.setdefault(os.path.splitext(f)[0], os.path.join(folder, f))
+    return found

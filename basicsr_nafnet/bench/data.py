@@ -1,6 +1,6 @@
 """Measuring the data pipeline: conversion throughput, the two-pass route it replaces, and read speed.
 
-* **ours**: :func:`.prepare.prepare_gopro` on synthetic GoPro-size pairs, with 1 and 2 workers.
+* **ours**: :func:`basicsr_nafnet.data.prepare.prepare_gopro` on synthetic GoPro-size pairs, with 1 and 2 workers.
 * **two-pass**: what users run today: write every crop as a PNG file (a process pool, PNG level 3
   as BasicSR's ``extract_subimages`` does), then pack each folder with
   ``basicsr.utils.lmdb_util.make_lmdb_from_imgs`` (its defaults).
@@ -45,7 +45,7 @@ def _peak_mib():
 def _write_crops(job):
     """Read one image and write its crops as PNG files (the first pass of the two-pass route)."""
     src, out_folder, key, crop_size, step = job
-    from .prepare import crop_positions
+    from ..data.prepare import crop_positions
     img = cv2.imread(src, cv2.IMREAD_UNCHANGED)
     index, names = 0, []
     for y in crop_positions(img.shape[0], crop_size, step):
@@ -62,7 +62,7 @@ def two_pass_route(dataset, workdir, crop_size, step, workers):
     """PNG crops on disk, then ``make_lmdb_from_imgs`` per side. Returns the crop folders and LMDBs."""
     from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 
-    from .layout import find_pairs
+    from ..data.layout import find_pairs
     _, pairs = find_pairs(dataset, 'train')
     outputs = {}
     with Pool(workers) as pool:
@@ -81,7 +81,7 @@ def two_pass_route(dataset, workdir, crop_size, step, workers):
 
 def _timed_route(route, dataset, workdir, crop_size, step, workers):
     """Run one route; its wall-clock seconds."""
-    from .prepare import prepare_gopro
+    from ..data.prepare import prepare_gopro
     start = time.perf_counter()
     if route == 'ours':
         prepare_gopro(dataset, workdir, crop_size=crop_size, step=step, workers=workers, splits=['train'],
@@ -104,7 +104,7 @@ def _run_route(route, dataset, workdir, crop_size, step, workers, isolate=True):
     if not isolate:
         seconds = _timed_route(route, dataset, workdir, crop_size, step, workers)
         return dict(seconds=seconds, main_peak_mib=None, worker_peak_mib=None)
-    code = ('import sys, json; from basicsr_nafnet.data.benchmark import _route_main; '
+    code = ('import sys, json; from basicsr_nafnet.bench.data import _route_main; '
             '_route_main(*json.loads(sys.argv[1]))')
     args = json.dumps([route, dataset, workdir, crop_size, step, workers])
     done = subprocess.run([sys.executable, '-c', code, args], capture_output=True, text=True)
@@ -148,8 +148,8 @@ def run_benchmark(workdir, pairs=16, size=(720, 1280), crop_size=512, step=256, 
     Returns:
         dict: ``source_megapixels``, ``ours`` (per worker count), ``two_pass``, ``reads_per_s``.
     """
-    from .lmdb_writer import read_meta_info
-    from .synthetic import make_synthetic_gopro
+    from ..data.lmdb_writer import read_meta_info
+    from ..data.synthetic import make_synthetic_gopro
     workdir = os.path.abspath(workdir)
     gt_size = min(gt_size, crop_size)
     os.makedirs(workdir, exist_ok=True)

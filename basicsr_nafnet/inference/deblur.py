@@ -15,17 +15,15 @@ import cv2
 import numpy as np
 import torch
 
-from .deploy import InferenceRunner, prepare_for_inference
-from .errors import UserError
-from .fileio import atomic_write, is_inside
-from .inference import tiled_forward
+from ..errors import UserError
+from ..fileio import IMAGE_EXTENSIONS, atomic_write, is_inside
+from .paths import InferenceRunner, prepare_for_inference
+from .tiling import tiled_forward
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array',
-    'deblur_files'
+    'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'
 ]
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 DeblurResult = namedtuple('DeblurResult', ['written', 'failed'])
 DeblurResult.__doc__ = '``written``: list of (input, output) paths; ``failed``: list of (input, message).'
 
@@ -213,25 +211,31 @@ def write_photo(path, rgb, meta):
     return atomic_write(path, buf.tobytes())
 
 
+def _prepared(net, precision, compile=False):
+    """The network as it runs: ``net`` itself when already prepared, else its execution path (made once)."""
+    return net if isinstance(net, InferenceRunner) else prepare_for_inference(net, precision, compile=compile)
+
+
+def _restore(runner, rgb, device, tile, overlap):
+    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    with torch.inference_mode():
+        out = tiled_forward(runner, x, tile=tile, overlap=overlap)
+    return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
 def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'):
     """Run ``net`` on one ``H x W x 3`` float RGB image; returns the same layout, clipped to [0, 1].
 
     Args:
         net (nn.Module): The network, already on ``device``, or an ``InferenceRunner`` from
-            :func:`~basicsr_nafnet.deploy.prepare_for_inference` (then ``precision`` is its own).
+            :func:`~basicsr_nafnet.inference.prepare_for_inference` (then ``precision`` is its own).
         rgb (ndarray): The image.
         device (str | torch.device): Where to compute.
         tile (int | None), overlap (int): Tiled inference (see :func:`~basicsr_nafnet.inference.tiled_forward`).
         precision (str): 'fp32' (default: the fastest float32 path, fused and channels_last), 'fp16' or
-            'bf16' (converted weights); see :func:`~basicsr_nafnet.deploy.prepare_for_inference`.
+            'bf16' (converted weights); see :func:`~basicsr_nafnet.inference.prepare_for_inference`.
     """
-    if not isinstance(net, InferenceRunner):
-        net = prepare_for_inference(net, precision)
-    device = torch.device(device)
-    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
-    with torch.inference_mode():
-        out = tiled_forward(net, x, tile=tile, overlap=overlap)
-    return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return _restore(_prepared(net, precision), rgb, torch.device(device), tile, overlap)
 
 
 def deblur_files(net,
@@ -244,17 +248,20 @@ def deblur_files(net,
                  ext='png',
                  suffix='',
                  progress=True,
-                 plan=None):
+                 plan=None,
+                 compile=False):
     """Deblur image files into ``out_dir``, mirroring folder structure; failures are collected, not raised.
 
     The arguments are checked first (:func:`plan_outputs`, which raises ``UserError``); after that an
     image that cannot be read or written is reported in the result and the others go on.
 
     Args:
-        net (nn.Module): The network, already on ``device`` and in eval mode.
+        net (nn.Module): The network, already on ``device`` and in eval mode (prepared here, once, for
+            ``precision`` and ``compile``), or an ``InferenceRunner`` already prepared.
         inputs (list[str]): Files and/or folders.
         out_dir (str): Output folder.
         device, tile, overlap, precision: See :func:`deblur_array`.
+        compile (bool): ``torch.compile`` the network (see :func:`~basicsr_nafnet.inference.prepare_for_inference`).
         ext (str): Output format: 'png' (default; lossless, keeps 16-bit), 'tif', 'jpg', ... or
             'same' for the input's own extension.
         suffix (str): Appended to each output name (e.g. '_deblurred').
@@ -270,12 +277,12 @@ def deblur_files(net,
     if (tile is not None and tile <= 0) or overlap < 0:
         raise UserError(f'tile must be positive and overlap >= 0, got tile={tile}, overlap={overlap}')
     plan = plan if plan is not None else plan_outputs(inputs, out_dir, ext, suffix)
-    net = net if isinstance(net, InferenceRunner) else prepare_for_inference(net, precision)  # once for all files
+    runner, device = _prepared(net, precision, compile), torch.device(device)  # once for all files
     written, failed = [], []
     for path, out_path in tqdm(plan, desc='deblur', unit='img', disable=not progress):
         try:
             rgb, meta = read_photo(path)
-            restored = deblur_array(net, rgb, device, tile, overlap, precision)
+            restored = _restore(runner, rgb, device, tile, overlap)
             written.append((path, write_photo(out_path, restored, meta)))
         except (ValueError, OSError, cv2.error, RuntimeError) as err:
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

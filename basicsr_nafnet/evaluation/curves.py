@@ -1,4 +1,4 @@
-"""Training curves (loss, validation metrics, learning rate) from BasicSR logs or tensorboard events.
+"""Training curves (loss, validation metrics, learning rate) read from BasicSR logs or tensorboard events.
 
 BasicSR writes ``experiments/<name>/train_<name>_<time>.log`` with lines such as::
 
@@ -16,9 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from basicsr_nafnet.errors import UserError
-
-from .drawing import line_chart, write_png
+from ..errors import UserError
+from ..visualize.drawing import line_chart, write_png
 
 __all__ = ['read_train_log', 'read_tensorboard', 'read_experiment', 'plot_curves']
 

@@ -1,0 +1,242 @@
+"""Speed and memory of the registered archs under each execution path (``scripts/benchmark.py``).
+
+For every arch at its GoPro configuration (:mod:`.configs`): parameters, MACs, inference time and peak
+memory per execution path of :mod:`basicsr_nafnet.inference` (with the ratio to plain float32 NCHW eager,
+the way the official code runs), cost per megapixel, achieved GFLOP/s against the matmul throughput
+measured in the same run, a training step, and tiled 4K inference of NAFNet-width32. How time and memory
+are measured: :mod:`.timing`.
+"""
+import copy
+import time
+from collections import OrderedDict
+
+import torch
+
+from ..evaluation.complexity import count_macs
+from ..inference import prepare_for_inference, tiled_forward
+from ..losses.psnr_loss import PSNRLoss
+from .configs import TINY_CONFIGS, build_arch, gopro_configs
+from .timing import PEAK_MEMORY_METHOD, machine_description, matmul_gflops, peak_memory, time_guarding_slow
+
+__all__ = ['PATHS', 'DEFAULT_PATHS', 'make_path', 'benchmark_inference', 'benchmark_training', 'benchmark_tiled',
+           'run_benchmark']
+
+# name -> keyword arguments of prepare_for_inference; 'eager' is the unconverted network
+PATHS = OrderedDict([
+    ('eager', None),
+    ('channels_last', dict(fuse=False, channels_last=True)),
+    ('fused', dict(fuse=True, channels_last=False)),
+    ('default', dict()),
+    ('bf16', dict(precision='bf16')),
+    ('bf16_autocast', dict(precision='bf16', fuse=False, channels_last=False, autocast=True)),
+    ('fp16', dict(precision='fp16')),
+    ('compile', dict(compile=True)),
+    ('compile_unfused', dict(compile=True, fuse=False)),
+])
+DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast'],
+                 'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16']}
+
+
+def make_path(net, path):
+    """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`)."""
+    if path not in PATHS:
+        raise ValueError(f"unknown execution path '{path}'; choose from: {', '.join(PATHS)}")
+    if PATHS[path] is None:
+
+        def eager(x):
+            with torch.no_grad():  # how the official NAFNet code runs its test
+                return net(x)
+
+        return eager
+    return prepare_for_inference(net, **PATHS[path])
+
+
+def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slow_factor=None):
+    """Time, peak memory and accuracy of each path on one 1 x 3 x H x W input.
+
+    Args:
+        slow_factor (float | None): A path whose first (warm-up) call takes more than this many times
+            eager's is not timed again: its first call is reported with ``runs`` 1 (bf16 on a CPU
+            without bf16 instructions runs 10-15x slower than float32, and five more calls of it at
+            1280x720 would take many minutes while saying nothing new). None: time every path.
+            Compiled paths get one more call before, so their compiling is not counted.
+
+    Returns:
+        dict[str, dict]: Per path: ``seconds``, ``runs`` (timed calls behind ``seconds``), ``ratio``
+        (eager seconds / seconds), ``peak_mb``, ``ms_per_mp``, ``gflops`` (achieved, from MACs) and
+        ``max_abs_diff`` against eager.
+    """
+    h, w = size
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, h, w, device=device)
+    runners = OrderedDict((p, make_path(net, p)) for p in paths)
+    calls = OrderedDict((p, (lambda r=r: r(x))) for p, r in runners.items())
+    for p in paths:  # compiling happens in the first call: not what the path costs per image
+        if (PATHS[p] or {}).get('compile'):
+            calls[p]()
+    # the warm-up calls return the outputs compared below
+    seconds, slow, outputs = time_guarding_slow(calls, 'eager', runs, device, f'{h}x{w}', slow_factor)
+    results = OrderedDict()
+    base = seconds.get('eager')
+    megapixels = h * w / 1e6
+    for p, call in calls.items():
+        peak = peak_memory(call, device)
+        results[p] = dict(
+            seconds=seconds[p],
+            runs=1 if p in slow else runs,
+            ratio=base / seconds[p] if base else None,
+            peak_mb=peak / 2**20 if peak is not None else None,
+            ms_per_mp=seconds[p] * 1e3 / megapixels,
+            gflops=2 * macs_per_pixel * h * w / seconds[p] / 1e9 if macs_per_pixel else None,
+            max_abs_diff=(outputs[p].float() - outputs['eager'].float()).abs().max().item()
+            if 'eager' in outputs else None)
+    return results
+
+
+def benchmark_training(net, size, batch, runs, device, modes=('fp32', 'channels_last', 'bf16_autocast'),
+                       slow_factor=None):
+    """Seconds and peak memory of one training step (forward, PSNR loss, backward, AdamW step) per mode.
+
+    Modes: ``fp32`` (NCHW), ``channels_last`` (float32), ``bf16_autocast`` (NCHW, autocast bf16 on
+    the CPU, fp16 on CUDA). Each mode trains its own copy of ``net``. ``slow_factor``: as in
+    :func:`benchmark_inference`, against the fp32 step.
+    """
+    h, w = size
+    torch.manual_seed(2)
+    lq = torch.rand(batch, 3, h, w, device=device)
+    gt = torch.rand(batch, 3, h, w, device=device)
+    loss_fn = PSNRLoss()
+    steps = {}
+    for mode in modes:
+        model = copy.deepcopy(net).train()
+        inp, target = lq, gt
+        if mode == 'channels_last':
+            model = model.to(memory_format=torch.channels_last)
+            inp, target = (t.contiguous(memory_format=torch.channels_last) for t in (lq, gt))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        amp_dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
+        use_amp = mode == 'bf16_autocast'
+
+        def step(model=model, optimizer=optimizer, inp=inp, target=target, use_amp=use_amp):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                loss = loss_fn(model(inp).float(), target)
+            loss.backward()
+            optimizer.step()
+
+        steps[mode] = step
+    seconds, slow, _ = time_guarding_slow(steps, 'fp32', runs, device, 'train step', slow_factor)
+    results = OrderedDict()
+    for mode, step in steps.items():
+        peak = peak_memory(step, device)
+        results[mode] = dict(seconds=seconds[mode], runs=1 if mode in slow else runs,
+                             ratio=seconds['fp32'] / seconds[mode] if 'fp32' in seconds else None,
+                             peak_mb=peak / 2**20 if peak is not None else None)
+    return results
+
+
+def benchmark_tiled(net, size, tile, overlap, device, path='default'):
+    """One tiled inference of a 1 x 3 x H x W image: seconds and peak memory (input and output included)."""
+    runner = make_path(net, path)
+    h, w = size
+
+    def run():
+        img = torch.rand(1, 3, h, w, device=device)
+        with torch.inference_mode():
+            return tiled_forward(runner, img, tile=tile, overlap=overlap)
+
+    start = time.perf_counter()
+    peak = peak_memory(run, device)
+    return dict(size=[h, w], tile=tile, overlap=overlap, path=path, seconds_with_profiler=time.perf_counter() - start,
+                peak_mb=peak / 2**20 if peak is not None else None)
+
+
+def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=5, device='cpu', quick=False,
+                  train_size=(256, 256), train_batch=1, train_runs=None, tiled=True, tile_size=(2160, 3840),
+                  tile=512, overlap=32, slow_factor=5.0, configs=None, train=True, log=print):
+    """Run the whole benchmark and return its results as a JSON-serialisable dict.
+
+    Args:
+        archs (list[str] | None): Arch names; default: all of :func:`.configs.gopro_configs` (or
+            :data:`.configs.TINY_CONFIGS` with ``quick``).
+        sizes (sequence of (H, W)): Inference sizes. The first is also used for MACs (the training
+            size where ``sizes`` is empty: training steps only).
+        paths (list[str] | None): Execution paths (keys of :data:`PATHS`); 'eager' is always added
+            first, since every ratio is against it. Default: :data:`DEFAULT_PATHS` of the device.
+        runs (int): Timed runs per path after the warm-up (at least 5 for reported numbers).
+        device (str): 'cpu' or 'cuda'.
+        quick (bool): Tiny configurations (for tests and smoke runs).
+        train_size, train_batch, train_runs: Training-step input and timed steps (default: ``runs``).
+        train (bool): Time the training step. Default: True.
+        tiled (bool): Also run tiled inference of NAFNet at ``tile_size`` with ``tile``/``overlap``.
+        slow_factor (float | None): A path (or training mode) more than this many times slower than
+            eager in its first call is timed by that call alone, and skipped at the arch's larger
+            sizes (see :func:`benchmark_inference`). None or 0: time everything everywhere.
+        configs (dict[str, dict] | None): Name -> network options to benchmark instead of the built-in
+            configurations (a ``type`` key names the arch where the name is not one), e.g. the
+            ``network_g`` of an option file (:func:`configs_from_option_file`).
+        log (callable): Receives progress lines.
+
+    Returns:
+        dict: ``machine``, ``peak_memory_method``, ``matmul_gflops``, ``archs`` (per arch: params,
+        MACs, inference per size and path, training), ``tiled``.
+    """
+    device = torch.device(device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda was requested but torch.cuda.is_available() is False')
+    builtin = TINY_CONFIGS if quick else gopro_configs()
+    configs = configs or builtin
+    archs = list(archs or configs)
+    unknown = [a for a in archs if a not in configs]
+    if unknown:
+        raise ValueError(f"no benchmark configuration for {unknown}; known: {', '.join(configs)}")
+    paths = list(paths or DEFAULT_PATHS[device.type])
+    paths = ['eager'] + [p for p in paths if p != 'eager']
+    for p in paths:
+        if p not in PATHS:
+            raise ValueError(f"unknown execution path '{p}'; choose from: {', '.join(PATHS)}")
+    results = OrderedDict(machine=machine_description(device), device=device.type,
+                          peak_memory_method=PEAK_MEMORY_METHOD[device.type], runs=runs, quick=quick,
+                          slow_factor=slow_factor)
+    results['matmul_gflops'] = {
+        'fp32': matmul_gflops(device, torch.float32, n=512 if quick else 2048),
+        'bf16': matmul_gflops(device, torch.bfloat16, n=512 if quick else 2048)}
+    log(f"matmul GFLOP/s: fp32 {results['matmul_gflops']['fp32']:.1f}, bf16 {results['matmul_gflops']['bf16']:.1f}")
+    results['archs'] = OrderedDict()
+    for name in archs:
+        net = build_arch(name, configs[name], device)
+        h0, w0 = sizes[0] if sizes else train_size
+        params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, (1, 3, h0, w0))
+        entry = OrderedDict(config=configs[name], params=params, macs_size=[h0, w0], macs=macs, inference=OrderedDict())
+        log(f'{name}: {params / 1e6:.3f} M params, {macs / 1e9:.3f} GMACs at {h0}x{w0}')
+        too_slow = {}  # path -> why it is not run at the larger sizes
+        for h, w in sizes:
+            # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible)
+            run_paths = [p for p in paths if p not in too_slow]
+            res = benchmark_inference(net, run_paths, (h, w), runs, device, macs_per_pixel=macs / (h0 * w0),
+                                      slow_factor=slow_factor)
+            for p, r in res.items():
+                if r['gflops'] is not None:
+                    r['fraction_of_fp32_matmul'] = r['gflops'] / results['matmul_gflops']['fp32']
+                    r['fraction_of_bf16_matmul'] = r['gflops'] / results['matmul_gflops']['bf16']
+                if r['runs'] == 1 and runs > 1:
+                    too_slow[p] = f'{1 / r["ratio"]:.1f}x slower than eager at {h}x{w}'
+            for p in paths:
+                if p not in res:
+                    res[p] = dict(skipped=too_slow[p])
+            entry['inference'][f'{h}x{w}'] = res
+            log(f'  {h}x{w}: ' + ', '.join(f'{p} {r["seconds"] * 1e3:.0f} ms (x{r["ratio"]:.2f})' if 'seconds' in r
+                                           else f'{p} skipped' for p, r in res.items()))
+        if train:
+            entry['training'] = dict(size=list(train_size), batch=train_batch,
+                                     modes=benchmark_training(net, train_size, train_batch, train_runs or runs, device,
+                                                              slow_factor=slow_factor))
+            log('  train step: ' + ', '.join(f'{m} {r["seconds"] * 1e3:.0f} ms'
+                                             for m, r in entry['training']['modes'].items()))
+        results['archs'][name] = entry
+        del net
+    if tiled:
+        net = build_arch('NAFNet', builtin['NAFNet'], device)
+        results['tiled'] = benchmark_tiled(net, tile_size, tile, overlap, device)
+        log(f"tiled {tile_size[0]}x{tile_size[1]}: peak {results['tiled']['peak_mb']} MB")
+    return results

@@ -1,0 +1,12 @@
+"""Inference: how a trained network runs on whole images.
+
+``paths`` (execution paths: fused, ``channels_last``, bf16/fp16, ``torch.compile``), ``tiling`` (frames of any
+size in bounded memory), ``ensemble`` (x8 self-ensemble) and ``deblur`` (your own photographs, files in and
+out). Checkpoints are read by :mod:`basicsr_nafnet.engine.checkpoint`.
+"""
+from .ensemble import self_ensemble
+from .paths import PRECISIONS, InferenceRunner, prepare_for_inference, synchronize
+from .tiling import tile_starts, tiled_forward
+
+__all__ = ['PRECISIONS', 'InferenceRunner', 'prepare_for_inference', 'synchronize', 'self_ensemble', 'tile_starts',
+           'tiled_forward']
