@@ -224,3 +224,118 @@ def test_build_does_not_mutate_options():
     before = copy.deepcopy(opt)
     build_network(opt)
     assert opt == before
+
+
+# ------------------------------------------------------------------------ DeblurUNet: norm, act, attention, residual
+
+
+def _old_deblur_unet(width=8, enc=(1, 1), middle=1, dec=(1, 1)):
+    """DeblurUNet as it was before norm/act/attention existed: blocks of conv3x3, ReLU, conv3x3 (+ x), concat skips."""
+    from torch import nn
+
+    from basicsr_nafnet.archs.arch_util import UNetSkeleton
+
+    class OldBlock(nn.Module):
+
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, 1, 1))
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    return UNetSkeleton(OldBlock, 3, width, middle, enc, dec, 'conv', 'pixelshuffle', 'concat')
+
+
+def test_deblur_unet_defaults_keep_keys_shapes_and_weights():
+    torch.manual_seed(7)
+    new = build_network({'type': 'DeblurUNet', 'width': 8, 'enc_blk_nums': [1, 1], 'dec_blk_nums': [1, 1]})
+    torch.manual_seed(7)
+    old = _old_deblur_unet()
+    new_sd, old_sd = new.state_dict(), old.state_dict()
+    assert list(new_sd) == list(old_sd)
+    assert 'encoders.0.0.body.0.weight' in new_sd and 'encoders.0.0.body.2.weight' in new_sd
+    for key in old_sd:
+        assert torch.equal(new_sd[key], old_sd[key]), key  # same modules created in the same order
+    x = torch.rand(1, 3, 20, 28)
+    with torch.no_grad():
+        assert torch.equal(new(x), old(x))
+
+
+def _count(net, kind):
+    return sum(isinstance(m, kind) for m in net.modules())
+
+
+UNET = dict(width=8, enc_blk_nums=[1, 1], middle_blk_num=1, dec_blk_nums=[1, 1])
+BLOCKS = 5  # 2 encoder + 1 middle + 2 decoder blocks in UNET
+
+
+@pytest.mark.parametrize('norm,present,absent', [('none', None, ('BatchNorm2d', 'LayerNorm2d')),
+                                                 ('batch', 'BatchNorm2d', ('LayerNorm2d', )),
+                                                 ('layer', 'LayerNorm2d', ('BatchNorm2d', ))])
+def test_deblur_unet_norm_builds_that_norm(norm, present, absent):
+    from torch import nn
+
+    from basicsr_nafnet.archs.arch_util import LayerNorm2d
+    kinds = {'BatchNorm2d': nn.BatchNorm2d, 'LayerNorm2d': LayerNorm2d}
+    net = build_network({'type': 'DeblurUNet', **UNET, 'norm': norm})
+    if present:
+        assert _count(net, kinds[present]) == 2 * BLOCKS  # after each of the two convs of every block
+        assert isinstance(net.encoders[0][0].body[1], kinds[present])  # conv -> norm -> act
+    for kind in absent:
+        assert _count(net, kinds[kind]) == 0
+
+
+@pytest.mark.parametrize('act,relus,gelus', [('relu', 2 * BLOCKS, 0), ('gelu', 0, 2 * BLOCKS), ('none', 0, 0)])
+def test_deblur_unet_act_builds_that_activation(act, relus, gelus):
+    from torch import nn
+    net = build_network({'type': 'DeblurUNet', **UNET, 'act': act})  # inside the body and after it (plain blocks)
+    assert _count(net, nn.ReLU) == relus and _count(net, nn.GELU) == gelus
+    if act == 'none':  # nothing nonlinear between the convs
+        assert all([type(m).__name__ for m in stage[0].body] == ['Conv2d', 'Identity', 'Conv2d']
+                   for _, stage in net.stages_by_level())
+
+
+def test_deblur_unet_attention_builds_se_or_sca():
+    from torch import nn
+
+    from basicsr_nafnet.archs.arch_util import ChannelAttention
+    plain = build_network({'type': 'DeblurUNet', **UNET})
+    assert _count(plain, ChannelAttention) == 0 and _count(plain, nn.AdaptiveAvgPool2d) == 0
+    ca = build_network({'type': 'DeblurUNet', **UNET, 'attention': 'ca'})
+    sca = build_network({'type': 'DeblurUNet', **UNET, 'attention': 'sca'})
+    assert _count(ca, ChannelAttention) == _count(sca, ChannelAttention) == BLOCKS
+    block_ca, block_sca = ca.encoders[1][0], sca.encoders[1][0]  # 16 channels at level 1
+    assert [type(m).__name__ for m in block_ca.body] == ['Conv2d', 'ReLU', 'ChannelAttention', 'Conv2d']
+    # squeeze-and-excitation as the paper's Baseline: pool, squeeze by 2, ReLU, expand, Sigmoid
+    assert [type(m).__name__ for m in block_ca.body[2].scale] == ['AdaptiveAvgPool2d', 'Conv2d', 'ReLU', 'Conv2d',
+                                                                  'Sigmoid']
+    assert block_ca.body[2].scale[1].weight.shape == (8, 16, 1, 1)
+    # NAFNet's simplified form: pool and one 1x1 conv, no nonlinearity
+    assert [type(m).__name__ for m in block_sca.body[2].scale] == ['AdaptiveAvgPool2d', 'Conv2d']
+    assert block_sca.body[2].scale[1].weight.shape == (16, 16, 1, 1)
+    with torch.no_grad():  # the attention really scales the features: a constant map scales by conv(mean)
+        x = torch.full((1, 16, 4, 4), 2.0)
+        conv = block_sca.body[2].scale[1]
+        expected = 2.0 * (conv.weight[:, :, 0, 0] @ torch.full((16, ), 2.0) + conv.bias)
+        assert torch.allclose(block_sca.body[2](x)[0, :, 0, 0], expected, atol=1e-5)
+
+
+def test_deblur_unet_global_residual_switch():
+    x = torch.rand(1, 3, 20, 28)
+    for residual in (True, False):
+        net = build_network({'type': 'DeblurUNet', **UNET, 'global_residual': residual}).eval()
+        with torch.no_grad():
+            net.ending.weight.zero_()
+            net.ending.bias.fill_(0.25)
+            out = net(x)
+        assert torch.equal(out, x + 0.25) if residual else torch.equal(out, torch.full_like(x, 0.25))
+
+
+@pytest.mark.parametrize('key,value,text', [('norm', 'group', "unknown norm 'group'"),
+                                            ('act', 'swish', "unknown act 'swish'"),
+                                            ('attention', 'cbam', "unknown attention 'cbam'"),
+                                            ('global_residual', 'no', 'global_residual must be true or false')])
+def test_deblur_unet_rejects_unknown_options(key, value, text):
+    with pytest.raises(ValueError, match=text):
+        build_network({'type': 'DeblurUNet', **UNET, key: value})

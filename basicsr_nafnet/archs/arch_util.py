@@ -1,13 +1,18 @@
-"""Pieces the archs share: LayerNorm2d, SimpleGate, the NAF-style block shape, and the UNet skeleton."""
+"""Pieces the archs share: LayerNorm2d, SimpleGate, norms, activations, channel attention, the NAF-style block
+shape, and the UNet skeleton."""
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
 __all__ = [
-    'LayerNorm2d', 'SimpleGate', 'ResidualGatedBlock', 'UNetSkeleton', 'pad_to_multiple', 'make_down',
-    'make_up'
+    'LayerNorm2d', 'SimpleGate', 'ChannelAttention', 'ResidualGatedBlock', 'UNetSkeleton', 'pad_to_multiple',
+    'make_norm', 'make_act', 'make_channel_scale', 'make_down', 'make_up', 'NORMS', 'ACTIVATIONS', 'ATTENTIONS'
 ]
+
+NORMS = ('none', 'batch', 'layer')
+ACTIVATIONS = ('relu', 'gelu', 'none')
+ATTENTIONS = ('none', 'ca', 'sca')
 
 
 class _LayerNorm2dFunction(torch.autograd.Function):
@@ -70,6 +75,65 @@ class SimpleGate(nn.Module):
     def forward(self, x):
         x1, x2 = x.chunk(2, dim=1)
         return x1 * x2
+
+
+def make_norm(kind, chan):
+    """A normalisation layer over ``chan`` channels, or None for ``'none'``.
+
+    ``batch``: BatchNorm2d (statistics over the batch and the image); ``layer``: :class:`LayerNorm2d`
+    (over the channels of each pixel, NAFNet's choice).
+    """
+    if kind == 'none':
+        return None
+    if kind == 'batch':
+        return nn.BatchNorm2d(chan)
+    if kind == 'layer':
+        return LayerNorm2d(chan)
+    raise ValueError(f"unknown norm '{kind}'; choose one of: {', '.join(NORMS)}")
+
+
+def make_act(kind):
+    """An activation: ``relu``, ``gelu`` or ``none`` (identity)."""
+    if kind == 'relu':
+        return nn.ReLU(inplace=True)
+    if kind == 'gelu':
+        return nn.GELU()
+    if kind == 'none':
+        return nn.Identity()
+    raise ValueError(f"unknown act '{kind}'; choose one of: {', '.join(ACTIVATIONS)}")
+
+
+def make_channel_scale(kind, chan):
+    """The per-channel scale of a channel attention, N x C x 1 x 1; the block multiplies its features by it.
+
+    ``ca``: squeeze-and-excitation (Hu et al., CVPR 2018) as in the NAFNet paper's Baseline: global
+    average, 1x1 conv squeezing by 2, ReLU, 1x1 conv, Sigmoid (keys ``1`` and ``3``, the official ``se``).
+    ``sca``: NAFNet's simplified channel attention: global average and one 1x1 conv, no nonlinearity
+    (key ``1``, the official ``sca``). The scale is returned rather than applied because deploy-mode
+    fusion (``fusion.py``) folds it into the next 1x1 conv, and TLC swaps the pooling (``tlc.py``).
+    """
+    if kind == 'ca':
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(chan, chan // 2, 1), nn.ReLU(inplace=True),
+                             nn.Conv2d(chan // 2, chan, 1), nn.Sigmoid())
+    if kind == 'sca':
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(chan, chan, 1))
+    raise ValueError(f"unknown attention '{kind}'; choose one of: {', '.join(ATTENTIONS)}")
+
+
+class ChannelAttention(nn.Module):
+    """``x * scale(x)`` with ``scale`` from :func:`make_channel_scale` (``kind`` 'ca' or 'sca').
+
+    Args:
+        chan (int): Channels.
+        kind (str): 'ca' (squeeze-and-excitation) or 'sca' (simplified channel attention).
+    """
+
+    def __init__(self, chan, kind):
+        super().__init__()
+        self.scale = make_channel_scale(kind, chan)
+
+    def forward(self, x):
+        return x * self.scale(x)
 
 
 class ResidualGatedBlock(nn.Module):
@@ -148,8 +212,9 @@ class UNetSkeleton(nn.Module):
 
     ``intro`` (3x3 conv) -> per level: ``encoders[i]`` (blocks), skip kept, ``downs[i]`` ->
     ``middle_blks`` -> per level: ``ups[i]``, skip merged, ``decoders[i]`` -> ``ending`` (3x3 conv),
-    plus the input (global residual). The input is zero-padded to a multiple of 2**levels and the
-    output cropped back, so any H x W works. Module names follow the official NAFNet release.
+    plus the input (the global residual, unless switched off). The input is zero-padded to a multiple
+    of 2**levels and the output cropped back, so any H x W works. Module names follow the official
+    NAFNet release.
 
     Args:
         make_block (callable): ``make_block(channels)`` returns one block (an ``nn.Module``).
@@ -162,16 +227,20 @@ class UNetSkeleton(nn.Module):
         up (str): Up-sampling block, see :func:`make_up`. Default: 'pixelshuffle'.
         skip (str): 'add' the encoder feature to the up-sampled one, or 'concat' them and fuse
             with a 1x1 conv (``merges[i]``). Default: 'add'.
+        global_residual (bool): Add the input to the output, so the network predicts a correction.
+            Default: True (NAFNet).
     """
 
     def __init__(self, make_block, img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums,
-                 down='conv', up='pixelshuffle', skip='add'):
+                 down='conv', up='pixelshuffle', skip='add', global_residual=True):
         super().__init__()
         if len(enc_blk_nums) != len(dec_blk_nums):
             raise ValueError(f'enc_blk_nums {list(enc_blk_nums)} and dec_blk_nums {list(dec_blk_nums)} '
                              'must have the same length (one entry per level)')
         if skip not in ('add', 'concat'):
             raise ValueError(f"unknown skip '{skip}'; choose 'add' or 'concat'")
+        if not isinstance(global_residual, bool):
+            raise ValueError(f'global_residual must be true or false, got {global_residual!r}')
         self.intro = nn.Conv2d(img_channel, width, 3, 1, 1)
         self.encoders, self.downs = nn.ModuleList(), nn.ModuleList()
         self.ups, self.decoders = nn.ModuleList(), nn.ModuleList()
@@ -190,6 +259,7 @@ class UNetSkeleton(nn.Module):
                                         for i in reversed(range(len(enc_blk_nums))))
         self.ending = nn.Conv2d(width, img_channel, 3, 1, 1)
         self.padder_size = 2**len(enc_blk_nums)
+        self.global_residual = global_residual
 
     def stages_by_level(self):
         """``(level, stage)`` for every stage of blocks; level 0 is full resolution."""
@@ -212,5 +282,7 @@ class UNetSkeleton(nn.Module):
             x = up(x)
             x = self.merges[i](torch.cat((x, skip), 1)) if hasattr(self, 'merges') else x + skip
             x = decoder(x)
-        x = self.ending(x) + inp
+        x = self.ending(x)
+        if self.global_residual:
+            x = x + inp
         return x[..., :h, :w]

@@ -4,7 +4,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from basicsr_nafnet.engine.registry import register
-from .arch_util import ResidualGatedBlock, UNetSkeleton
+from .arch_util import ResidualGatedBlock, UNetSkeleton, make_channel_scale
 from .fusion import fuse_unet
 
 
@@ -24,9 +24,7 @@ class BaselineBlock(ResidualGatedBlock):
         self.conv1 = nn.Conv2d(c, dw_channel, 1)
         self.conv2 = nn.Conv2d(dw_channel, dw_channel, 3, 1, 1, groups=dw_channel)
         self.conv3 = nn.Conv2d(dw_channel, c, 1)
-        self.se = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(dw_channel, dw_channel // 2, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(dw_channel // 2, dw_channel, 1), nn.Sigmoid())
+        self.se = make_channel_scale('ca', dw_channel)  # squeeze-and-excitation, squeezing by 2
         self.act = nn.GELU()
         self.conv4 = nn.Conv2d(c, ffn_channel, 1)
         self.conv5 = nn.Conv2d(ffn_channel, c, 1)

@@ -4,7 +4,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from basicsr_nafnet.engine.registry import register
-from .arch_util import ResidualGatedBlock, SimpleGate, UNetSkeleton
+from .arch_util import ResidualGatedBlock, SimpleGate, UNetSkeleton, make_channel_scale
 from .fusion import fuse_unet
 
 
@@ -25,7 +25,7 @@ class NAFBlock(ResidualGatedBlock):
         self.conv2 = nn.Conv2d(dw_channel, dw_channel, 3, 1, 1, groups=dw_channel)
         self.conv3 = nn.Conv2d(dw_channel // 2, c, 1)
         # simplified channel attention: global average, 1x1 conv, no nonlinearity
-        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(dw_channel // 2, dw_channel // 2, 1))
+        self.sca = make_channel_scale('sca', dw_channel // 2)
         self.act = SimpleGate()
         self.conv4 = nn.Conv2d(c, ffn_channel, 1)
         self.conv5 = nn.Conv2d(ffn_channel // 2, c, 1)
