@@ -48,6 +48,7 @@ setup(
         'torch>=2.0',
         'torchvision',
         'mmengine',
+        'matplotlib',  # Agg only (no display): training and ladder curves
         'opencv-python',
         'pillow',
         'numpy',

@@ -1,4 +1,5 @@
 """Comparison figures and training curves (basicsr_nafnet.visualize)."""
+import math
 import os
 
 import cv2
@@ -9,6 +10,8 @@ from skimage import data as skdata
 from basicsr_nafnet.evaluation import compare_models, pick_keys, plot_curves, read_experiment, read_train_log
 from basicsr_nafnet.visualize import comparison_figure, most_different_region
 from basicsr_nafnet.visualize.figures import GAP
+from basicsr_nafnet.visualize.plots import (curve_panels, draw_panels, metric_panel, save_png, smooth,
+                                            smoothing_weight, tick_labels)
 
 PREFIX = '[NAFNe..][epoch:  {e}, iter: {it:>7}, lr:({lr},)] [eta: 0:10:00, time (data): 0.100 (0.010)]'
 LOG = """2026-01-01 10:00:00,000 INFO: Start training from epoch: 0, iter: 0
@@ -56,13 +59,62 @@ def test_plot_curves_writes_one_panel_per_series(tmp_path):
     a = write_experiment(tmp_path, 'A')
     b = write_experiment(tmp_path, 'B')
     out = tmp_path / 'figs' / 'curves.png'
-    path, figure = plot_curves([a, b], str(out), width=640, panel_height=200)
+    path, panels = plot_curves([a, b], str(out), width=640, panel_height=200)
     img = cv2.imread(path)
-    assert img.shape == (4 * 200, 640, 3) == figure.shape  # l_pix, GoPro/psnr, GoPro/ssim, lr
+    assert img.shape == (4 * 200, 640, 3)  # l_pix, GoPro/psnr, GoPro/ssim, lr, stacked
     assert (img < 250).mean() > 0.01  # something was drawn
     assert not [f for f in os.listdir(out.parent) if f.startswith('.')]  # no temporary file left
+    assert [p['title'] for p in panels] == ['l_pix', 'GoPro/psnr', 'GoPro/ssim', 'learning rate']
+    loss = panels[0]['lines']
+    # three logged losses are too few to smooth (smoothing_weight(3) == 0): one solid line per run
+    assert [(line['label'], line['style']) for line in loss] == [('A', 'line'), ('B', 'line')]
+    assert loss[0]['xs'] == [100, 200, 1300] and loss[0]['ys'] == [-21.0, -23.0, -24.0]
+    assert loss[0]['color'] != loss[1]['color'] and panels[1]['lines'][0]['color'] == loss[0]['color']
+    psnr = panels[1]['lines'][0]
+    assert (psnr['xs'], psnr['ys'], psnr['style']) == ([200, 1300], [27.5, 28.25], 'points')
+    assert panels[3]['log_y'] and not panels[0]['log_y']
     with pytest.raises(ValueError, match='no train_\\*.log and no tensorboard events'):
         plot_curves([str(tmp_path / 'figs')], str(tmp_path / 'x.png'))
+
+
+def test_smoothing_is_a_debiased_ema():
+    # m1 = 0.5, m2 = 0.5 * 0.5 + 0.5 * 2 = 1.25, m3 = 0.5 * 1.25 + 0.5 * 3 = 2.125; divided by 1 - 0.5**t
+    assert smooth([1.0, 2.0, 3.0], 0.5) == pytest.approx([1.0, 1.25 / 0.75, 2.125 / 0.875])
+    out = smooth([1.0, float('nan'), 3.0], 0.5)  # the average carries over a non-finite value
+    assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == pytest.approx(1.75 / 0.75)
+    assert smooth([4.0, 5.0], 0) == [4.0, 5.0]
+    # a tenth of the series: 20 logged losses -> 0.5, 2000 -> capped at 0.99, 5 -> no smoothing
+    assert (smoothing_weight(20), smoothing_weight(2000), smoothing_weight(5)) == (0.5, 0.99, 0.0)
+    lines = curve_panels({'l_pix': {'run': (list(range(20)), [float(i % 2) for i in range(20)])}})[0]['lines']
+    assert [(line['label'], line['style']) for line in lines] == [('run (raw)', 'raw'),
+                                                                  ('run (smoothed, EMA 0.50)', 'smoothed')]
+    assert lines[0]['ys'] == [float(i % 2) for i in range(20)] and lines[1]['ys'] == smooth(lines[0]['ys'], 0.5)
+    assert lines[0]['color'] == lines[1]['color']  # raw and smoothed of one run share its colour
+    assert max(lines[1]['ys'][10:]) - min(lines[1]['ys'][10:]) < 0.4  # the alternating 0/1 is evened out
+
+
+def test_tick_labels_have_the_decimals_their_spacing_needs():
+    assert tick_labels([0.9775, 0.978, 0.9785]) == ['0.9775', '0.9780', '0.9785']
+    assert tick_labels([26.0, 28.0, 30.0]) == ['26', '28', '30']
+    assert tick_labels([-0.5, 0.0, 0.5]) == ['-0.5', '0', '0.5']
+    assert tick_labels([19.5, 21.0, 22.5]) == ['19.5', '21.0', '22.5']  # a step of 1.5 needs the decimal
+    assert tick_labels([0.1 + 0.2, 0.4]) == ['0.3', '0.4']  # float noise of the locator is not a digit
+    # drawn: the SSIM axis that read 0.978, 0.978, 0.979, 0.979 with the OpenCV chart
+    fig = draw_panels([metric_panel({'A': ([100, 200, 300], [0.9776, 0.9781, 0.9788])}, 'ssim')], 640, 240)
+    ax = fig.axes[0]
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_position()[1] in ticks]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels)
+    assert all(abs(float(label) - t) < 1e-9 for label, t in zip(labels, ticks))  # each label is its tick
+
+
+def test_metric_panel_draws_a_reference_line_across_the_runs(tmp_path):
+    panel = metric_panel({'A': ([100, 200], [27.0, 28.0]), 'B': ([100, 300], [26.0, float('nan')])}, 'PSNR',
+                         reference=('input', 25.5))
+    assert [(line['label'], line['xs'], line['ys']) for line in panel['lines']] == [
+        ('A', [100.0, 200.0], [27.0, 28.0]), ('B', [100.0], [26.0]), ('input', [100.0, 200.0], [25.5, 25.5])]
+    path = save_png(draw_panels([panel], 500, 300), str(tmp_path / 'p.png'))
+    assert cv2.imread(path).shape == (300, 500, 3)
 
 
 def test_most_different_region_finds_the_disagreement():

@@ -9,22 +9,22 @@ BasicSR writes ``experiments/<name>/train_<name>_<time>.log`` with lines such as
 A validation block carries no iteration of its own; it belongs to the last training line before it
 (BasicSR validates right after logging when ``val_freq`` is a multiple of ``print_freq``).
 """
+import datetime
 import glob
 import os
 import re
 from collections import defaultdict
 
-import numpy as np
-
 from ..errors import UserError
-from ..visualize.drawing import line_chart, write_png
+from ..visualize.plots import curve_panels, draw_panels, save_png
 
-__all__ = ['read_train_log', 'read_tensorboard', 'read_experiment', 'plot_curves']
+__all__ = ['read_train_log', 'read_tensorboard', 'read_experiment', 'training_seconds', 'plot_curves']
 
 _TRAIN = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+), lr:\(([^)]*)\)\]')
 _LOSS = re.compile(r'\b(l_[\w]+|loss[\w]*): ([-+\d.eE]+|nan|inf)')
 _VALID = re.compile(r'Validation (\S+)')
 _METRIC = re.compile(r'# (\w+): ([-+\d.eE]+|nan|inf)')
+_STAMP = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ')
 
 
 def read_train_log(path):
@@ -111,6 +111,38 @@ def read_experiment(path):
     raise UserError(f'{path}: no train_*.log and no tensorboard events inside')
 
 
+def _log_span(path):
+    """Seconds between the first and the last time-stamped line of one log (0 with fewer than two)."""
+    first = last = None
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            m = _STAMP.match(line)
+            if m:
+                stamp = datetime.datetime.strptime(m.group(1), '%Y-%m-%d %H:%M:%S').timestamp() + int(m.group(2)) / 1e3
+                first = stamp if first is None else first
+                last = stamp
+    return 0.0 if first is None else last - first
+
+
+def training_seconds(folder):
+    """Wall time of a BasicSR training run as its logs tell it: the sum over its ``train_*.log`` files.
+
+    Each session (the first and every resume) writes its own log, from option parsing to the last
+    validation; summing their spans counts set-up, iterations and validations, and not the time the
+    run stood interrupted.
+
+    Args:
+        folder (str): The experiment folder (``experiments/<name>``).
+
+    Returns:
+        float: Seconds.
+    """
+    logs = glob.glob(os.path.join(folder, 'train_*.log'))
+    if not logs:
+        raise UserError(f'{folder}: no train_*.log to read the training time from')
+    return sum(_log_span(log) for log in logs)
+
+
 def _experiment_name(path):
     path = os.path.normpath(path)
     if os.path.isfile(path):
@@ -126,11 +158,12 @@ def plot_curves(experiments, out_path, width=900, panel_height=280):
     Args:
         experiments (list[str]): Log files, experiment folders, or tensorboard folders.
         out_path (str): The PNG to write (atomically).
-        width (int): Figure width. panel_height (int): Height of each panel.
+        width (int): Figure width in pixels. panel_height (int): Height of each panel in pixels.
 
     Returns:
-        tuple[str, ndarray]: The path and the RGB figure: one panel per loss, one per validation
-        metric, and one for the learning rate (log scale), stacked vertically.
+        tuple[str, list[dict]]: The path and the figure data (see
+        :func:`~basicsr_nafnet.visualize.plots.curve_panels`): one panel per loss (raw and smoothed),
+        one per validation metric, and one for the learning rate (log scale), stacked vertically.
     """
     if not experiments:
         raise UserError('plot_curves needs at least one experiment')
@@ -142,10 +175,5 @@ def plot_curves(experiments, out_path, width=900, panel_height=280):
             raise UserError(f'{path}: found no training or validation values to plot')
         for key, xy in series.items():
             panels[key][name] = xy
-    order = sorted(panels, key=lambda k: (k == 'lr', '/' in k, k))  # losses, metrics, then lr
-    charts = [
-        line_chart(panels[k], k if k != 'lr' else 'learning rate (log10)', width, panel_height, log_y=k == 'lr')
-        for k in order
-    ]
-    figure = np.concatenate(charts, axis=0)
-    return write_png(out_path, figure), figure
+    figure = curve_panels(panels)
+    return save_png(draw_panels(figure, width, panel_height), out_path), figure
