@@ -29,7 +29,9 @@ def build_parser():
                    help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of '
                    'this project (e.g. NAFNet-GoPro)')
     p.add_argument('--tlc', action='store_true', help='add a row per model with the test-time local converter')
-    p.add_argument('--tlc-train-size', type=positive_int, default=256, help='training crop size for TLC (default 256)')
+    p.add_argument('--tlc-train-size', type=positive_int, default=256,
+                   help='training crop size (default 256, the GoPro recipes): TLC uses it, and plain networks with '
+                   'global pooling scored on larger frames get a warning')
     p.add_argument('--tile', type=positive_int, default=None,
                    help='add a row per model with tiled inference of this tile')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap in pixels (default 32)')

@@ -122,10 +122,10 @@ def test_every_requested_row_and_outputs(board):
     assert variants[:5] == [('input', 'identity'), ('NAFNet-tiny', 'plain'), ('NAFNet-tiny', 'TLC'),
                             ('NAFNet-tiny', 'tile24'), ('NAFNet-tiny', 'x8')]
     published = [r for r in result['rows'] if r['variant'] == 'published']
-    assert {'NAFNet-width32 (published)', 'NAFNet-width64 (published)'} <= {r['name'] for r in published}
-    assert len(published) >= 5 and all(r['note'] == 'published, not measured here' and r['source'] for r in published)
-    w64 = next(r for r in published if r['name'].startswith('NAFNet-width64'))
-    assert (w64['psnr'], w64['ssim']) == (33.69, 0.967)
+    assert len(published) >= 5 and all(r['note'].startswith('published, not measured here') and r['source']
+                                       for r in published)
+    for r in published:  # each row states its one source, in the table too
+        assert f"| {r['source']} ({r['note']}) |" in result['markdown']
 
     table = result['markdown']
     for name, variant in variants:
@@ -144,6 +144,48 @@ def test_every_requested_row_and_outputs(board):
     assert {p['key'] for p in per_image} == set(KEYS) and 'ssim_2d' in per_image[0]
     x8 = next(r for r in rows if r['variant'] == 'x8')
     assert x8['macs'] == 8 * rows[1]['macs']
+
+
+def test_published_rows_and_their_sources():
+    from basicsr_nafnet.evaluation.published import published_rows
+    rows = {r['name']: r for r in published_rows()}
+    expected = {  # (PSNR, SSIM, a word of the source)
+        'NAFNet-width32 (published)': (32.8705, 0.9606, 'megvii-research/NAFNet README'),
+        'NAFNet-width64 (published)': (33.7103, 0.9668, 'megvii-research/NAFNet README'),
+        'NAFNet-width64, paper (published)': (33.69, 0.967, 'paper'),
+        'MIMO-UNet+ (published)': (32.45, 0.957, 'MIMO-UNet README'),
+        'MAXIM-3S (published)': (32.86, 0.961, 'maxim README'),
+        'Stripformer (published)': (33.08, 0.962, 'Stripformer'),
+    }
+    for name, (psnr, ssim, source) in expected.items():
+        assert (rows[name]['psnr'], rows[name]['ssim']) == (psnr, ssim) and source in rows[name]['source'], name
+    assert rows['NAFNet-width64 (published)']['note'] == 'published, not measured here'
+    assert 'NOT CONFIRMED' in rows['UFPNet (published)']['note']  # 34.06: no source reachable here states it
+    assert [r['psnr'] for r in published_rows()] == sorted(r['psnr'] for r in published_rows())
+
+
+def test_plain_global_pooling_on_large_frames_warns(tmp_path):
+    """Frames of 52x40 against 16x16 training crops: NAFNet (global pooling) warns, its TLC variant and a
+    network without global pooling do not; frames within the crops do not."""
+    data = write_folder_set(tmp_path / 'set', make_pairs(n=1))
+    tiny_checkpoint(tmp_path / 'tiny.pth')
+    local = TINY_SPEC.replace('NAFNet', 'NAFNetLocal', 1) + ',train_size=[1,3,16,16]'
+    specs = [f'{TINY_SPEC}@{tmp_path / "tiny.pth"}', local, 'ResidualCNN:num_feat=4,num_block=1']
+    lines = []
+    result = run_leaderboard(data, specs, tlc_train_size=16, log=lines.append)
+    warnings = [line for line in lines if line.startswith('warning:')]
+    assert len(warnings) == 1
+    assert 'plain NAFNet scored on 52x40 frames, larger than its 16x16 training crops' in warnings[0]
+    assert '33.08 dB instead of 33.71 dB' in warnings[0] and '--tlc' in warnings[0]
+    notes = {r['name']: r['note'] or '' for r in result['rows']}
+    assert 'published numbers use TLC (--tlc)' in notes['NAFNet-tiny']
+    assert not any('TLC' in notes[name] for name in notes if name != 'NAFNet-tiny')
+    lines.clear()
+    run_leaderboard(data, specs[:1], tlc_train_size=64, log=lines.append)  # frames within the crops
+    assert not [line for line in lines if line.startswith('warning:')]
+    lines.clear()
+    run_leaderboard(data, specs[:1], tlc=True, tlc_train_size=16, log=lines.append)  # the TLC row is asked for
+    assert not [line for line in lines if line.startswith('warning:')]
 
 
 def test_tiled_row_close_to_whole_image(board):

@@ -12,6 +12,7 @@ import re
 import resource
 
 import torch
+from torch import nn
 
 from ..fileio import atomic_write
 from ..inference import prepare_for_inference
@@ -23,7 +24,7 @@ from .published import published_rows
 from .runner import Variant, evaluate_variant, make_forward, summarize
 from .testset import open_testset
 
-__all__ = ['run_leaderboard', 'variants_for']
+__all__ = ['run_leaderboard', 'variants_for', 'global_pooling_warning']
 
 
 _CACHE_NAME = re.compile(r'[0-9a-f]{12}\.jsonl?')
@@ -65,6 +66,36 @@ def _with_tlc(net, train_size):
 def _uses_tlc(net):
     from basicsr_nafnet.archs.tlc import LocalAvgPool2d
     return any(isinstance(m, LocalAvgPool2d) for m in net.modules())
+
+
+def _pools_globally(net):
+    """True when a block of ``net`` averages over the whole feature map (channel attention without TLC)."""
+    if not hasattr(net, 'stages_by_level'):
+        return False
+    return any(isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1))
+               for _, stage in net.stages_by_level() for m in stage.modules())
+
+
+def global_pooling_warning(name, net, frame_hw, train_size):
+    """The warning for scoring ``net`` plainly on frames larger than its training crops, or None.
+
+    A NAFNet or Baseline block scales its channels by their average over the whole input. Trained on
+    ``train_size`` crops, it sees other statistics on a full frame; the published GoPro numbers come from the
+    TLC variants (NAFNetLocal, the official test files), which average over a window of 1.5x the crop.
+
+    Args:
+        name (str): The row name. net (nn.Module): The network as scored.
+        frame_hw (tuple[int, int]): Height and width of the test frames.
+        train_size (int): Side of the square training crops (``--tlc-train-size``).
+    """
+    h, w = frame_hw
+    if not _pools_globally(net) or (h <= train_size and w <= train_size):
+        return None
+    return (f'{name}: plain {type(net).__name__} scored on {w}x{h} frames, larger than its {train_size}x{train_size} '
+            'training crops: its channel attention averages over the whole frame, unlike in training. Published '
+            'GoPro numbers use the TLC variants (NAFNetLocal/BaselineLocal, the official test files); a released '
+            'NAFNet width-64 checkpoint scored plainly gives about 33.08 dB instead of 33.71 dB. Add --tlc for a TLC '
+            'row (and --tlc-train-size if it was trained on other crops).')
 
 
 def _peak_memory_mb(device):
@@ -138,6 +169,7 @@ def run_leaderboard(data,
         return os.path.join(cache_dir, f'{_digest(fingerprint)}.{suffix}') if cache_dir else None
 
     rows, per_image = [], []
+    frame_hw = testset.read(testset.keys[0])[0].shape[:2] if nets and testset.keys else (0, 0)
 
     def add_row(name, variant_label, records, **extra):
         row = dict(name=name, variant=variant_label, **summarize(records), dataset=f'{testset.name} ({testset.layout})')
@@ -169,6 +201,9 @@ def run_leaderboard(data,
         model_id = [spec.network, _file_identity(spec.checkpoint), spec.key]
         size = _cached_json(cache_file(['size', spec.network], 'json'),
                             lambda: dict(params=count_params(net), macs=count_macs(net)))
+        pooling_warning = global_pooling_warning(spec.name, net, frame_hw, tlc_train_size)
+        if pooling_warning and not tlc:
+            log(f'warning: {pooling_warning}')
         for variant in variants_for(tlc, tile, overlap, x8):
             runner = net
             if variant.tlc:
@@ -202,7 +237,7 @@ def run_leaderboard(data,
                     device=_device_name(device),
                     precision=precision,
                     source='measured here',
-                    note=None if spec.checkpoint else 'untrained (random weights)',
+                    note=_row_note(spec, variant, pooling_warning),
                     checkpoint=spec.checkpoint)
         net.cpu()
     if published:
@@ -211,6 +246,13 @@ def run_leaderboard(data,
     markdown = report.markdown_table(rows, ssim_2d, f'{testset.root} ({len(testset)} pairs, {testset.layout})')
     paths = report.write_outputs(out_dir, rows, per_image) if out_dir else None
     return dict(rows=rows, per_image=per_image, markdown=markdown, paths=paths)
+
+
+def _row_note(spec, variant, pooling_warning):
+    notes = [] if spec.checkpoint else ['untrained (random weights)']
+    if pooling_warning and not variant.tlc and not variant.tile:
+        notes.append('global pooling over frames larger than the training crops; published numbers use TLC (--tlc)')
+    return '; '.join(notes) or None
 
 
 def _device_name(device):

@@ -28,6 +28,13 @@ def _fmt(value, digits, scale=1.0):
     return f'{value / scale:.{digits}f}'
 
 
+def _source_cell(row):
+    """Where a row comes from: a published row names its one source and that it was not measured here."""
+    if row.get('variant') == 'published':
+        return f"{row['source']} ({row['note']})"
+    return row.get('note') or row.get('source') or '-'
+
+
 def markdown_table(rows, ssim_2d=False, testset_name=None):
     """The leaderboard as a markdown table with its footnotes."""
     head = ['Model', 'Variant', 'PSNR (dB)', 'SSIM (3-D)'] + (['SSIM (2-D)'] if ssim_2d else []) + [
@@ -41,14 +48,14 @@ def markdown_table(rows, ssim_2d=False, testset_name=None):
             _fmt(r['params'], 3, 1e6),
             _fmt(r['macs'], 3, 1e9),
             _fmt(r['runtime_s'], 3),
-            _fmt(r['peak_mem_mb'], 0), r['device'] or '-', r['note'] or r['source'] or '-'
+            _fmt(r['peak_mem_mb'], 0), r['device'] or '-', _source_cell(r)
         ]
         lines.append('| ' + ' | '.join(str(c) for c in cells) + ' |')
     notes = [
         f'Test set: {testset_name}.' if testset_name else None, SSIM_NOTE, MACS_NOTE,
         'Peak mem: CUDA max_memory_allocated during the row; on the CPU the process peak RSS so far '
         '(a high-water mark that includes earlier rows).',
-        'Rows marked "published, not measured here" quote the papers; they were not run here.'
+        'Rows marked "published, not measured here" quote the one source named in the row; they were not run here.'
     ]
     return '\n'.join(lines) + '\n\n' + '\n'.join(f'- {n}' for n in notes if n) + '\n'
 
