@@ -336,6 +336,11 @@ CASES = [
     ('train-launcher-without-torchrun', 'train', ['-opt', 'ok.yml', '--launcher', 'pytorch'], 2,
      ['--launcher pytorch', 'torchrun']),
     ('train-unknown-flag', 'train', ['-opt', 'ok.yml', '--bogus'], 2, ['--bogus']),
+    ('train-unet-unknown-norm', 'train', ['-opt', 'ok.yml', '--force_yml', 'network_g:type=DeblurUNet',
+                                          'network_g:norm=group'], 2, ['network_g', "unknown norm 'group'"]),
+    ('train-unet-residual-not-bool', 'train', ['-opt', 'ok.yml', '--force_yml', 'network_g:type=DeblurUNet',
+                                               'network_g:global_residual=maybe'], 2,
+     ['network_g', 'global_residual must be true or false']),
     # basicsr_nafnet/test.py
     ('test-missing-option-file', 'test', ['-opt', 'nope.yml'], 2, ['nope.yml', 'not found']),
     ('test-text-checkpoint', 'test', ['-opt', 'ok_test.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 2,
@@ -354,6 +359,8 @@ CASES = [
     # python -m basicsr_nafnet.demo
     ('demo-zero-iterations', 'demo', ['--iters', '0'], 2, ['--iters']),
     ('demo-root-is-a-file', 'demo', ['--root', 'notes.txt'], 2, ['--root', 'notes.txt']),
+    ('demo-ladder-and-all', 'demo', ['--ladder', '--all'], 2, ['--all', '--ladder']),
+    ('demo-ladder-root-is-a-file', 'demo', ['--ladder', '--root', 'notes.txt'], 2, ['--root', 'notes.txt']),
 ]
 
 _REPORT = []

@@ -127,3 +127,45 @@ def test_exponent_numbers_read_as_numbers(tmp_path):
     opt = load_options(str(path))
     assert opt == {'lr': 1e-3, 'T_max': 4e5, 'eta': 1e-7, 'name': 'run1e3', 'version': '1e'}
     assert isinstance(opt['lr'], float)
+
+
+LADDER_FILES = sorted(glob.glob(os.path.join(ROOT, 'options', 'demo', 'ladder', '*.yml')))
+
+
+def test_ladder_rungs_share_one_recipe_and_similar_macs():
+    from basicsr_nafnet import demo
+    from basicsr_nafnet.engine.options import project_option_file
+    from basicsr_nafnet.evaluation.complexity import count_macs
+
+    assert [project_option_file(rung[0]) for rung in demo.LADDER] == LADDER_FILES  # the demo trains these, in order
+    opts = [load_options(path) for path in LADDER_FILES]
+    recipe = [{k: v for k, v in opt.items() if k not in ('name', 'network_g')} for opt in opts]
+    assert all(r == recipe[0] for r in recipe[1:])  # data, crops, batch, iterations, optimizer, validation
+    assert [opt['network_g']['type'] for opt in opts] == ['ResidualCNN', 'DeblurUNet', 'DeblurUNet', 'Baseline',
+                                                           'NAFNet']
+    unet_bn, unet_ln = opts[1]['network_g'], opts[2]['network_g']
+    assert (unet_bn['norm'], unet_ln['norm']) == ('batch', 'layer')  # the one change between rungs 2 and 3
+    assert {k: v for k, v in unet_bn.items() if k != 'norm'} == {k: v for k, v in unet_ln.items() if k != 'norm'}
+    # sizes matched by MACs: within 10 % of NAFNet's (1.307 G at 256x256; counted at 64x64, a sixteenth)
+    macs = []
+    for opt in opts:
+        network = dict(opt['network_g'])
+        macs.append(count_macs(build_network(network), (1, 3, 64, 64)))
+    assert macs[-1] * 16 == pytest.approx(1.307e9, rel=3e-3)
+    assert all(abs(m / macs[-1] - 1) < 0.1 for m in macs), [m * 16 / 1e9 for m in macs]
+
+
+def test_single_gpu_recipe_states_its_scaling_rule():
+    official = load_options(os.path.join(ROOT, 'options', 'train', 'GoPro', 'NAFNet-width32.yml'))
+    path = os.path.join(ROOT, 'options', 'train', 'GoPro', 'NAFNet-width32-1gpu.yml')
+    one = load_options(path)
+    header = ''.join(line for line in open(path) if line.startswith('#'))
+    assert 'NOT TRAINED HERE' in header and 'Scaling rule' in header
+    assert one['network_g'] == official['network_g']
+    batch, official_batch = one['datasets']['train']['batch_size_per_gpu'], 8 * official['datasets']['train'][
+        'batch_size_per_gpu']
+    assert (batch, official_batch) == (4, 32)
+    # the same crops seen: iterations x batch equal, the cosine over the whole run, the learning rate kept
+    assert one['train']['total_iter'] * batch == official['train']['total_iter'] * official_batch
+    assert one['train']['scheduler']['T_max'] == one['train']['total_iter']
+    assert one['train']['optim_g'] == official['train']['optim_g']
