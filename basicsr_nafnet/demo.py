@@ -26,7 +26,7 @@ DEMO_DATA = dict(train=120, test=20, size=(256, 256), seed=0)
 DEMO_CROP, DEMO_STEP = 128, 64
 DEMO_MODELS = {'NAFNet': 'demo/NAFNet-demo.yml', 'DeblurUNet': 'demo/UNet-demo.yml',
                'ResidualCNN': 'demo/ResidualCNN-demo.yml'}  # under options/ (see engine.options.options_root)
-# (option file under options/, label, what changes from the rung below); one recipe, sizes matched by MACs
+# (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
 LADDER = (
     ('demo/ladder/1-ResidualCNN.yml', 'ResidualCNN', 'single scale: 9 conv3x3 + ReLU layers, y = x + f(x)'),
     ('demo/ladder/2-UNet-BN.yml', 'UNet (BN, ReLU)', "4-level UNet (NAFNet's skeleton), plain conv-BN-ReLU blocks"),

@@ -68,7 +68,7 @@ def test_ladder_flow_at_toy_size(toy_demo):
     rows = result['rows']
     assert [r['label'] for r in rows] == ['input (blurred)', 'ResidualCNN', 'NAFNet (SimpleGate, SCA)']
     assert rows[1]['gain_db'] == pytest.approx(rows[1]['psnr'] - rows[0]['psnr'])  # over the input
-    assert rows[2]['gain_db'] == pytest.approx(rows[2]['psnr'] - rows[1]['psnr'])  # over the rung below
+    assert rows[2]['gain_db'] == pytest.approx(rows[2]['psnr'] - rows[1]['psnr'])  # over the previous rung
     assert rows[1]['params'] == 16 * 3 * 9 + 16 + 8 * (16 * 16 * 9 + 16) + 3 * 16 * 9 + 3  # 19,443
     assert rows[2]['macs'] > rows[1]['macs'] > 1e9  # both near 1.3 G at 256x256
     assert all(r['train_s'] > 0 and r['inference_ms'] > 0 for r in rows[1:])

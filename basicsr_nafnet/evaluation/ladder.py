@@ -3,7 +3,7 @@
 From the runs of the rungs (their checkpoints and BasicSR logs) it writes into one folder:
 
 * ``ladder.md`` and ``ladder.json``: per rung PSNR, 3-D SSIM, parameters, MACs at 256x256, training
-  time, inference time at the test images' size, and the gain over the rung below (the first rung's
+  time, inference time at the test images' size, and the gain over the previous rung (the first rung's
   over the blurred input);
 * ``ladder.png``: one test image, the same zoomed crop from the blurred input, every rung and the
   sharp image, each labelled with its PSNR on that image
@@ -37,7 +37,7 @@ from .testset import open_testset
 __all__ = ['Rung', 'ladder_rows', 'figure_key', 'ladder_markdown', 'ladder_report']
 
 Rung = namedtuple('Rung', ['label', 'change', 'run_dir', 'spec'])
-Rung.__doc__ = ('One rung: its label in tables and figures, what changes from the rung below, its BasicSR '
+Rung.__doc__ = ('One rung: its label in tables and figures, what changes from the previous rung, its BasicSR '
                 'experiment folder (logs, checkpoints), and the ``--model`` spec that scores it.')
 
 
@@ -94,7 +94,7 @@ def _cell(value, spec, scale=1.0, sign=False):
 
 def ladder_markdown(rows, notes=()):
     """The ladder as a markdown table (one row per rung) followed by ``notes`` as a list."""
-    head = ['#', 'Model', 'What changes from the rung above', 'PSNR (dB)', 'Gain (dB)', 'SSIM (3-D)', 'Params (M)',
+    head = ['#', 'Model', 'What changes from the previous rung', 'PSNR (dB)', 'Gain (dB)', 'SSIM (3-D)', 'Params (M)',
             'MACs (G)', 'Train (min)', 'Inference (ms)']
     lines = ['| ' + ' | '.join(head) + ' |', '| ---: | --- | --- |' + ' ---: |' * (len(head) - 3)]
     for r in rows:
@@ -150,7 +150,7 @@ def ladder_report(data, rungs, out_dir, results_dir, notes=(), meta=None, log=pr
     notes = list(notes) + [
         f'Figure (ladder.png): test image {key}, the one where the top rung gains its median PSNR over the input; '
         'labels are PSNR on that image, the zoomed crop is where the rungs differ most.',
-        'Gain: PSNR over the rung above (rung 1: over the blurred input).',
+        'Gain: PSNR over the previous rung (rung 1: over the blurred input).',
         'Train: wall time of the training run from its BasicSR logs (set-up, iterations, validations; summed over '
         'resumed sessions).',
         f'Inference: median per image over the {len(testset)} test images (batch 1, {info["size"][1]}x'
