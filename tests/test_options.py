@@ -141,16 +141,13 @@ def test_ladder_rungs_share_one_recipe_and_similar_macs():
     opts = [load_options(path) for path in LADDER_FILES]
     recipe = [{k: v for k, v in opt.items() if k not in ('name', 'network_g')} for opt in opts]
     assert all(r == recipe[0] for r in recipe[1:])  # data, crops, batch, iterations, optimizer, validation
-    assert [opt['network_g']['type'] for opt in opts] == ['ResidualCNN', 'DeblurUNet', 'DeblurUNet', 'Baseline',
-                                                           'NAFNet']
+    types = [opt['network_g']['type'] for opt in opts]
+    assert types == ['ResidualCNN', 'DeblurUNet', 'DeblurUNet', 'Baseline', 'NAFNet']
     unet_bn, unet_ln = opts[1]['network_g'], opts[2]['network_g']
     assert (unet_bn['norm'], unet_ln['norm']) == ('batch', 'layer')  # the one change between rungs 2 and 3
     assert {k: v for k, v in unet_bn.items() if k != 'norm'} == {k: v for k, v in unet_ln.items() if k != 'norm'}
     # sizes matched by MACs: within 10 % of NAFNet's (1.307 G at 256x256; counted at 64x64, a sixteenth)
-    macs = []
-    for opt in opts:
-        network = dict(opt['network_g'])
-        macs.append(count_macs(build_network(network), (1, 3, 64, 64)))
+    macs = [count_macs(build_network(dict(opt['network_g'])), (1, 3, 64, 64)) for opt in opts]
     assert macs[-1] * 16 == pytest.approx(1.307e9, rel=3e-3)
     assert all(abs(m / macs[-1] - 1) < 0.1 for m in macs), [m * 16 / 1e9 for m in macs]
 
