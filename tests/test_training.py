@@ -49,16 +49,45 @@ def test_each_arch_trains_validates_and_saves(arch, paired, tmp_path, monkeypatc
     assert not list(exp.rglob('*.tmp'))  # atomic writes leave no temporaries
 
 
-def test_resume_reproduces_a_straight_run_exactly(paired, tmp_path, monkeypatch):
+@pytest.fixture
+def deterministic_cuda(monkeypatch):
+    """Deterministic kernels for the run's network: without them a GPU run is not repeatable bit for bit."""
+    import basicsr.train
+    build_model = basicsr.train.build_model
+
+    def build(opt):
+        # BasicSR's pipeline turns cuDNN's benchmark mode on, which picks algorithms by timing them
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        return build_model(opt)
+
+    monkeypatch.setattr(basicsr.train, 'build_model', build)
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    yield
+    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    torch.backends.cudnn.deterministic = before[2]
+
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)])
+def test_resume_reproduces_a_straight_run_exactly(device, paired, tmp_path, monkeypatch, request):
+    num_gpu = 0
+    if device == 'cuda':
+        num_gpu = int(request.getfixturevalue('cuda_device').type == 'cuda')
+        request.getfixturevalue('deterministic_cuda')
     # 6 images at batch 2 = 3 iterations per epoch: the interruption at 4 falls inside epoch 1
-    straight = tiny_options(paired, name='straight', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    straight = tiny_options(paired, name='straight', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100,
+                            num_gpu=num_gpu)
     os.makedirs(tmp_path / 'a')
     os.makedirs(tmp_path / 'b')
     run('train', write_options(straight, tmp_path / 'straight.yml'), tmp_path / 'a', monkeypatch)
     # the same schedule (T_max 20) stopped at 4, as if killed after its checkpoint at 4
-    first = tiny_options(paired, name='resumed', total_iter=4, val__val_freq=100)
+    first = tiny_options(paired, name='resumed', total_iter=4, val__val_freq=100, num_gpu=num_gpu)
     run('train', write_options(first, tmp_path / 'first.yml'), tmp_path / 'b', monkeypatch)
-    second = tiny_options(paired, name='resumed', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    second = tiny_options(paired, name='resumed', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100,
+                          num_gpu=num_gpu)
     run('train', write_options(second, tmp_path / 'second.yml'), tmp_path / 'b', monkeypatch, '--auto_resume')
 
     resumed_dir = tmp_path / 'b' / 'experiments' / 'resumed'
