@@ -128,8 +128,8 @@ def test_cuda_path_matches_cpu(cuda_device):
 
 def frame_pairs():
     """Two 1280x720 RGB frames (photographs scaled to GoPro's size) and horizontally blurred copies."""
-    frames = [cv2.resize(photo, (1280, 720), interpolation=cv2.INTER_CUBIC) for photo in (skdata.astronaut(),
-                                                                                             skdata.coffee())]
+    photos = (skdata.astronaut(), skdata.coffee())
+    frames = [cv2.resize(photo, (1280, 720), interpolation=cv2.INTER_CUBIC) for photo in photos]
     return [(f, blur(f, 15)) for f in frames]
 
 
