@@ -110,6 +110,11 @@ class ImageRestorationModel(SRModel):
         # averaged into the EMA and validated (whole frames and tiles of any size, which would recompile)
         self._compiled_net_g = torch.compile(self.net_g) if train_opt.get('compile') else None
 
+    @property
+    def compiled(self):
+        """True while the training forward runs compiled (train.compile, and compiling has not failed)."""
+        return getattr(self, '_compiled_net_g', None) is not None
+
     def _train_forward(self, x):
         if self._compiled_net_g is not None:
             try:
