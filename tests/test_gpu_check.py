@@ -99,6 +99,14 @@ def test_each_step_runs_in_its_own_process_from_the_shell_script(tmp_path):
     assert sorted(os.listdir(out)) == ['gpu_check.json', 'gpu_check.log', 'summary.md']
 
 
+def test_shell_script_without_an_output_folder_says_how_to_call_it(tmp_path):
+    for args in ([], ['--dry-run']):
+        done = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'gpu_check.sh'), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr.startswith('usage: bash scripts/gpu_check.sh OUT_DIR')
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_step_past_its_limit_is_stopped_with_what_it_started(tmp_path):
     log = tmp_path / 'log.txt'
     # the child starts a grandchild; both must be gone when the limit ends it
