@@ -52,7 +52,8 @@ def test_dry_run_runs_every_step(tmp_path, monkeypatch):
     assert load_script().main([str(out), '--dry-run', '--in-process', '--device', 'cpu']) == 0
     # the inference path's fused network; the training forward of the throughput and the learning runs
     assert compiled == ['FusedNetwork', 'NAFNet', 'NAFNet']
-    assert sorted(os.listdir(out)) == ['gpu_check.json', 'pytest-cuda.xml', 'summary.md']  # no step files left
+    # no step files left; the log holds what pytest printed
+    assert sorted(os.listdir(out)) == ['gpu_check.json', 'gpu_check.log', 'pytest-cuda.xml', 'summary.md']
     results = json.loads((out / 'gpu_check.json').read_text())
     assert results['dry_run'] and list(results['steps']) == gpu_check.STEPS
     steps = {name: entry['result'] for name, entry in results['steps'].items()}
@@ -60,6 +61,7 @@ def test_dry_run_runs_every_step(tmp_path, monkeypatch):
 
     assert steps['env']['versions']['torch'] == torch.__version__
     assert steps['pytest']['skipped'] == steps['pytest']['tests'] > 0  # no GPU here: every CUDA test skipped
+    assert steps['pytest']['status'] == 'ok' and 'tests/test_cuda.py' in (out / 'gpu_check.log').read_text()
     inference = steps['inference']['sizes']['32x32']
     assert list(inference) == ['eager', 'channels_last', 'fused', 'default', 'fp16', 'bf16']
     assert inference['eager']['ratio'] == 1.0 and inference['eager']['max_abs_diff'] == 0

@@ -106,8 +106,9 @@ def step_pytest(cfg, device, save):
     cmd = [sys.executable, '-m', 'pytest', '-m', 'cuda', '-q', '-rs', '-p', 'no:cacheprovider', f'--junitxml={junit}',
            *cfg['pytest_paths']]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=cfg['limit'] - 5)
-    result = dict(command=' '.join(cmd[1:]), returncode=done.returncode, tail=done.stdout[-2000:])
+    # in its own process group, stopped with everything it started (torchrun) if it outlasts the step
+    status, code = _run_child(cmd, cfg['limit'] - 5, os.path.join(cfg['out_dir'], LOG), cwd=root)
+    result = dict(command=' '.join(cmd[1:]), status=status, returncode=code)
     if os.path.isfile(junit):
         result.update(_junit_counts(junit))
     save(result)
@@ -166,12 +167,16 @@ def run_step(name, out_dir, partial, dry_run, device, limit=None):
         _STEP_FUNCTIONS[name](cfg, device, save)
 
 
-def _run_child(cmd, limit, log):
-    """Run ``cmd`` in its own process group for at most ``limit`` seconds; returns (status, returncode)."""
+def _run_child(cmd, limit, log, cwd=None):
+    """Run ``cmd`` in its own process group for at most ``limit`` seconds, output appended to ``log``.
+
+    Returns:
+        tuple: ('ok' | 'failed' | 'timeout', the exit status or None).
+    """
     with open(log, 'a') as f:
         f.write(f"\n===== {' '.join(cmd)} (limit {limit:.0f} s)\n")
         f.flush()
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
         try:
             code = proc.wait(timeout=limit)
             return ('ok' if code == 0 else 'failed'), code

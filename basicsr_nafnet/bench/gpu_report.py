@@ -43,7 +43,8 @@ def _env_lines(results):
 def _pytest_lines(results):
     res = _result(results, 'pytest')
     if 'tests' not in res:
-        return ['`pytest -m cuda`: no report.' + (f" Output: {res.get('tail', '')[-300:]}" if res else '')]
+        ran = f" (pytest {res['status']}, exit {res['returncode']}; its output is in gpu_check.log)" if res else ''
+        return [f'`pytest -m cuda`: no report{ran}.']
     lines = [f"`pytest -m cuda` ({res['seconds']:.0f} s): {res['passed']} passed, {res['failures']} failed, "
              f"{res['errors']} errors, {res['skipped']} skipped."]
     lines += [f'- FAILED {name}' for name in res.get('failed_tests', [])]
