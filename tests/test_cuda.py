@@ -5,6 +5,7 @@ and by ``scripts/gpu_check.sh``. ``NAFNET_CUDA_TESTS_DEVICE=cpu pytest -m cuda``
 (gloo instead of NCCL) to check it where no GPU is lent. The 3-D SSIM's CUDA tests are in test_metrics.py,
 GPU resume in test_training.py.
 """
+import contextlib
 import json
 import os
 import socket
@@ -120,15 +121,23 @@ def test_torchrun_trains_the_demo_file_to_the_end(cuda_device, tmp_path):
     assert np.isfinite(report['metrics']['psnr']) and 0 < report['metrics']['ssim'] <= 1
 
 
+@contextlib.contextmanager
+def without_tf32():
+    """True float32 convolutions and matmuls (TF32 is on for cuDNN by default); restored on the way out."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @pytest.mark.parametrize('precision,tolerance', [('fp16', 5e-3), ('bf16', 2e-2)])
-def test_fused_low_precision_inference_within_tolerance(precision, tolerance, cuda_device, monkeypatch):
-    if cuda_device.type == 'cuda':  # the float32 reference in true float32, not TF32
-        monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
-        monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
+def test_fused_low_precision_inference_within_tolerance(precision, tolerance, cuda_device):
     # NAFNet-width32 (GoPro configuration) with beta/gamma away from their zero init, as in a trained network
     net = build_arch('NAFNet', gopro_configs()['NAFNet'], cuda_device)
     blur, _ = blurred_photo_batch(cuda_device, batch=1, size=256)
-    with torch.no_grad():
+    with torch.no_grad(), without_tf32():  # the float32 reference in true float32
         reference = net(blur)
     out = prepare_for_inference(net, precision=precision)(blur)
     diff = (out - reference).abs().max().item()
