@@ -7,15 +7,15 @@
     python scripts/benchmark.py --option-file options/demo/NAFNet-demo.yml --train-only --no-tiled
     python scripts/benchmark.py --dry-run                          # what --device cuda runs, tiny, on this device
 
---dry-run runs every inference path and training mode once on tiny configurations, torch.compile through
-dynamo's eager backend (graphs captured, no code generated): a check in seconds, on any machine, that a
-GPU run cannot fail on a typo. Its numbers mean nothing.
+--dry-run runs every inference path and training mode once on tiny configurations, on one CPU thread,
+torch.compile through dynamo's eager backend (graphs captured, no code generated): a check in seconds, on
+any machine, that a GPU run cannot fail on a typo. Its numbers mean nothing.
 """
 import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
-from basicsr_nafnet.bench.configs import compile_without_codegen, configs_from_option_file
+from basicsr_nafnet.bench.configs import configs_from_option_file, dry_run_context
 from basicsr_nafnet.bench.report import format_markdown, write_json
 from basicsr_nafnet.bench.speed import PATHS, run_benchmark
 from basicsr_nafnet.bench.training import TRAIN_MODES, recipe_from_option_file
@@ -89,7 +89,7 @@ def run(argv=None):
         options.update(archs=args.archs or (list(configs) if configs else ['NAFNet']), runs=1, train_runs=1,
                        paths=args.paths or list(PATHS), train_modes=args.train_modes or list(TRAIN_MODES),
                        slow_factor=0)
-        with compile_without_codegen():
+        with dry_run_context():
             results = run_benchmark(**options)
     else:
         results = run_benchmark(**options)

@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from basicsr_nafnet.bench import gpu_check
+from basicsr_nafnet.bench import configs, gpu_check
 from basicsr_nafnet.bench.gpu_report import format_summary
 from basicsr_nafnet.bench.training import learning_pairs, psnr
 
@@ -48,10 +48,12 @@ def counted_compile(calls):
 def test_dry_run_runs_every_step(tmp_path, monkeypatch):
     out = tmp_path / 'out'
     compiled = []
-    monkeypatch.setattr(gpu_check, 'compile_without_codegen', lambda: counted_compile(compiled))
+    monkeypatch.setattr(configs, 'compile_without_codegen', lambda: counted_compile(compiled))
+    threads = torch.get_num_threads()
     assert load_script().main([str(out), '--dry-run', '--in-process', '--device', 'cpu']) == 0
     # the inference path's fused network; the training forward of the throughput and the learning runs
     assert compiled == ['FusedNetwork', 'NAFNet', 'NAFNet']
+    assert torch.get_num_threads() == threads  # the dry run's single thread is given back
     # no step files left; the log holds what pytest printed
     assert sorted(os.listdir(out)) == ['gpu_check.json', 'gpu_check.log', 'pytest-cuda.xml', 'summary.md']
     results = json.loads((out / 'gpu_check.json').read_text())

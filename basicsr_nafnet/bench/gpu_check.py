@@ -26,7 +26,7 @@ from collections import OrderedDict
 import torch
 
 from ..fileio import atomic_write
-from .configs import TINY_CONFIGS, build_arch, compile_without_codegen, gopro_configs
+from .configs import TINY_CONFIGS, build_arch, dry_run_context, gopro_configs
 from .gpu_report import format_summary
 from .speed import benchmark_inference, benchmark_tiled
 from .timing import machine_description, matmul_gflops
@@ -161,7 +161,7 @@ def run_step(name, out_dir, partial, dry_run, device, limit=None):
         atomic_write(partial, json.dumps(result, indent=1))
 
     if dry_run:
-        with compile_without_codegen():
+        with dry_run_context():
             _STEP_FUNCTIONS[name](cfg, device, save)
     else:
         _STEP_FUNCTIONS[name](cfg, device, save)
