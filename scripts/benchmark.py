@@ -3,16 +3,22 @@
 
     python scripts/benchmark.py                       # full run on the CPU (takes a long while)
     python scripts/benchmark.py --quick               # tiny configs, seconds
-    python scripts/benchmark.py --device cuda --archs NAFNet --paths default bf16 fp16
+    python scripts/benchmark.py --device cuda --archs NAFNet      # every path and training mode on a GPU
     python scripts/benchmark.py --option-file options/demo/NAFNet-demo.yml --train-only --no-tiled
+    python scripts/benchmark.py --dry-run                          # what --device cuda runs, tiny, on this device
+
+--dry-run runs every inference path and training mode once on tiny configurations, on one CPU thread,
+torch.compile through dynamo's eager backend (graphs captured, no code generated): a check in seconds, on
+any machine, that a GPU run cannot fail on a typo. Its numbers mean nothing.
 """
 import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
-from basicsr_nafnet.bench.configs import configs_from_option_file
+from basicsr_nafnet.bench.configs import configs_from_option_file, dry_run_context
 from basicsr_nafnet.bench.report import format_markdown, write_json
 from basicsr_nafnet.bench.speed import PATHS, run_benchmark
+from basicsr_nafnet.bench.training import TRAIN_MODES, recipe_from_option_file
 from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
 
 
@@ -29,8 +35,12 @@ def build_parser():
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--archs', nargs='+', help='arch names (default: all with a GoPro configuration)')
     parser.add_argument('--paths', nargs='+', choices=list(PATHS), help='execution paths (eager is always included)')
-    parser.add_argument('--sizes', nargs='+', type=parse_size, default=[(256, 256), (720, 1280)],
-                        help='inference sizes HxW; the first is also the MACs size (default: 256x256 720x1280)')
+    parser.add_argument('--train-modes', nargs='+', choices=list(TRAIN_MODES),
+                        help='training modes (fp32 is always included; default: fp32 channels_last bf16_autocast on '
+                        'the CPU, all on cuda)')
+    parser.add_argument('--sizes', nargs='+', type=parse_size,
+                        help='inference sizes HxW; the first is also the MACs size (default: 256x256 720x1280; '
+                        '--quick and --dry-run: 32x32 48x80)')
     parser.add_argument('--runs', type=positive_int, default=5, help='timed runs per path after a warm-up (default: 5)')
     parser.add_argument('--train-size', type=parse_size, help='training input HxW (default: 256x256)')
     parser.add_argument('--train-batch', type=positive_int, help='training batch (default: 1)')
@@ -47,6 +57,8 @@ def build_parser():
     parser.add_argument('--train-only', action='store_true', help='training steps only, no inference sizes')
     parser.add_argument('--no-train', action='store_true', help='inference only, no training steps')
     parser.add_argument('--quick', action='store_true', help='tiny configurations and sizes (smoke test)')
+    parser.add_argument('--dry-run', action='store_true', help='every path and training mode, tiny, one run each, '
+                        'compile without code generation (see above); default archs: NAFNet')
     parser.add_argument('--json', default='benchmark.json', help='where to write the results (default: benchmark.json)')
     parser.add_argument('--threads', type=positive_int, help='torch.set_num_threads before running')
     return parser
@@ -60,19 +72,27 @@ def run(argv=None):
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    train_size, train_batch, configs = args.train_size, args.train_batch, None
+    train_size, train_batch, configs, recipe = args.train_size, args.train_batch, None, None
     if args.option_file:
         configs, file_size, file_batch = configs_from_option_file(args.option_file)
         train_size, train_batch = train_size or file_size, train_batch or file_batch
-    options = dict(archs=args.archs, sizes=[] if args.train_only else args.sizes, paths=args.paths, runs=args.runs,
+        recipe = recipe_from_option_file(args.option_file)  # its optimizer, loss and clipping
+    sizes = args.sizes or ([(32, 32), (48, 80)] if args.quick or args.dry_run else [(256, 256), (720, 1280)])
+    options = dict(archs=args.archs, sizes=[] if args.train_only else sizes, paths=args.paths, runs=args.runs,
                    device=args.device, train_size=train_size or (256, 256), train_batch=train_batch or 1,
-                   train_runs=args.train_runs, configs=configs,
-                   tiled=not args.no_tiled, tile=args.tile, overlap=args.overlap,
-                   slow_factor=args.slow_factor, train=not args.no_train)
-    if args.quick:
-        options.update(quick=True, sizes=[] if args.train_only else [(32, 32), (48, 80)], train_size=(32, 32), tile_size=(96, 160), tile=48,
-                       overlap=8)
-    results = run_benchmark(**options)
+                   train_runs=args.train_runs, configs=configs, tiled=not args.no_tiled, tile=args.tile,
+                   overlap=args.overlap, slow_factor=args.slow_factor, train=not args.no_train,
+                   train_modes=args.train_modes, recipe=recipe)
+    if args.quick or args.dry_run:
+        options.update(quick=True, train_size=args.train_size or (32, 32), tile_size=(96, 160), tile=48, overlap=8)
+    if args.dry_run:
+        options.update(archs=args.archs or (list(configs) if configs else ['NAFNet']), runs=1, train_runs=1,
+                       paths=args.paths or list(PATHS), train_modes=args.train_modes or list(TRAIN_MODES),
+                       slow_factor=0)
+        with dry_run_context():
+            results = run_benchmark(**options)
+    else:
+        results = run_benchmark(**options)
     print(format_markdown(results))
     write_json(results, args.json)
     print(f'results written to {args.json}')

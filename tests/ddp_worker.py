@@ -1,6 +1,8 @@
-"""Run by test_distributed.py under torchrun: train through the pipeline, then dump this rank's weights and metrics."""
+"""Run by test_distributed.py under torchrun or as a slurm task: train through the pipeline, then dump this rank's
+weights, metrics, backend and the warnings it saw."""
 import json
 import os
+import warnings
 
 import basicsr_nafnet  # noqa: F401
 import basicsr.train
@@ -18,9 +20,13 @@ def capture(opt):
 
 
 basicsr.train.build_model = capture
-pipeline.train()
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter('always')  # every warning, also the ones PyTorch's C++ side raises once per process
+    pipeline.train()
 model = models[0]
-rank = int(os.environ['RANK'])
+rank = int(os.environ['RANK'])  # set by torchrun, or from SLURM_PROCID by the slurm launcher
 torch.save(model.get_bare_model(model.net_g).state_dict(), f'rank{rank}.pth')
 with open(f'rank{rank}.json', 'w') as f:
-    json.dump({'metrics': model.metric_results, 'backend': torch.distributed.get_backend()}, f)
+    json.dump({'metrics': model.metric_results, 'backend': torch.distributed.get_backend(),
+               'world_size': torch.distributed.get_world_size(), 'master_addr': os.environ.get('MASTER_ADDR'),
+               'warnings': [str(w.message) for w in seen]}, f)

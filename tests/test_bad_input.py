@@ -43,7 +43,8 @@ def _load_script(name):
 
 SCRIPTS = {
     name: _load_script(name)
-    for name in ('deblur', 'prepare_gopro', 'make_synthetic_gopro', 'leaderboard', 'compare', 'plot_curves')
+    for name in ('deblur', 'prepare_gopro', 'make_synthetic_gopro', 'leaderboard', 'compare', 'plot_curves',
+                 'gpu_check')
 }
 COMMANDS = {
     'deblur': SCRIPTS['deblur'].main,
@@ -52,6 +53,7 @@ COMMANDS = {
     'leaderboard': SCRIPTS['leaderboard'].main,
     'compare': SCRIPTS['compare'].main,
     'plot_curves': SCRIPTS['plot_curves'].main,
+    'gpu_check': SCRIPTS['gpu_check'].main,
     'train': train_entry.main,
     'test': test_entry.main,
     'demo': demo.main,
@@ -59,7 +61,8 @@ COMMANDS = {
 COMMAND_FILES = {
     'deblur': 'scripts/deblur.py', 'prepare_gopro': 'scripts/prepare_gopro.py',
     'make_synthetic_gopro': 'scripts/make_synthetic_gopro.py', 'leaderboard': 'scripts/leaderboard.py',
-    'compare': 'scripts/compare.py', 'plot_curves': 'scripts/plot_curves.py', 'train': 'basicsr_nafnet/train.py',
+    'compare': 'scripts/compare.py', 'plot_curves': 'scripts/plot_curves.py', 'gpu_check': 'scripts/gpu_check.py',
+    'train': 'basicsr_nafnet/train.py',
     'test': 'basicsr_nafnet/test.py', 'demo': 'basicsr_nafnet/demo.py'
 }
 
@@ -296,6 +299,16 @@ CASES = [
     ('plot-folder-without-logs', 'plot_curves', ['experiments/empty', '--out', 'c.png'], 2,
      ['experiments/empty', 'no train_*.log']),
     ('plot-width-zero', 'plot_curves', ['experiments/tiny', '--out', 'c.png', '--width', '0'], 2, ['--width']),
+    # scripts/gpu_check.py
+    ('gpu-check-output-is-a-file', 'gpu_check', ['notes.txt', '--dry-run', '--device', 'cpu'], 2,
+     ['notes.txt', 'not a folder']),
+    ('gpu-check-output-under-a-file', 'gpu_check', ['notes.txt/sub', '--dry-run', '--device', 'cpu'], 2,
+     ['notes.txt', 'is a file']),
+    ('gpu-check-on-the-cpu-without-dry-run', 'gpu_check', ['out', '--device', 'cpu'], 2, ['needs CUDA', '--dry-run']),
+    ('gpu-check-unknown-step', 'gpu_check', ['out', '--dry-run', '--steps', 'bogus'], 2, ['--steps', 'bogus']),
+    ('gpu-check-budget-zero', 'gpu_check', ['out', '--dry-run', '--device', 'cpu', '--budget', '0'], 2, ['--budget']),
+    ('gpu-check-device-banana', 'gpu_check', ['out', '--dry-run', '--device', 'banana'], 2, ['--device', 'banana']),
+    ('gpu-check-unknown-flag', 'gpu_check', ['out', '--bogus'], 2, ['--bogus']),
     # basicsr_nafnet/train.py
     ('train-missing-option-file', 'train', ['-opt', 'nope.yml'], 2, ['nope.yml', 'not found']),
     ('train-option-file-is-a-folder', 'train', ['-opt', 'imgs'], 2, ['imgs', 'folder']),
@@ -329,12 +342,16 @@ CASES = [
     ('train-unknown-metric', 'train', ['-opt', 'ok.yml', '--force_yml', 'val:metrics:psnr:type=nometric'], 2,
      ['val.metrics.psnr.type']),
     ('train-autocast', 'train', ['-opt', 'ok.yml', '--force_yml', 'train:autocast=fp8'], 2, ['train.autocast']),
+    ('train-compile-not-a-bool', 'train', ['-opt', 'ok.yml', '--force_yml', 'train:compile=fast'], 2,
+     ['train.compile', 'fast']),
     ('train-pretrain-text', 'train', ['-opt', 'ok.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 2,
      ['path.pretrain_network_g', 'text.pth']),
     ('train-resume-state-text', 'train', ['-opt', 'ok.yml', '--force_yml', 'path:resume_state=text.pth'], 2,
      ['training state', 'text.pth']),
     ('train-launcher-without-torchrun', 'train', ['-opt', 'ok.yml', '--launcher', 'pytorch'], 2,
      ['--launcher pytorch', 'torchrun']),
+    ('train-slurm-without-srun', 'train', ['-opt', 'ok.yml', '--launcher', 'slurm'], 2,
+     ['--launcher slurm', 'SLURM_PROCID', 'srun']),
     ('train-unknown-flag', 'train', ['-opt', 'ok.yml', '--bogus'], 2, ['--bogus']),
     ('train-unet-unknown-norm', 'train', ['-opt', 'ok.yml', '--force_yml', 'network_g:type=DeblurUNet',
                                           'network_g:norm=group'], 2, ['network_g', "unknown norm 'group'"]),
@@ -410,6 +427,7 @@ REAL_CASES = [
     ('leaderboard', ['--data', 'data/val', '--model', 'NoSuchArch@tiny.pth'], 'NoSuchArch'),
     ('compare', ['--data', 'data/val', '--model', f'{TINY_SPEC}@tiny.pth', '--key', 'nope', '--out', 'figs'], 'nope'),
     ('plot_curves', ['experiments/tiny', '--out', 'plots/'], '--out'),
+    ('gpu_check', ['out', '--device', 'cpu'], 'needs CUDA'),
     ('train', ['-opt', 'ok.yml', '--force_yml', 'train:total_iter=abc'], 'train.total_iter'),
     ('test', ['-opt', 'ok_test.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 'text.pth'),
 ]

@@ -8,7 +8,8 @@ import torch
 from basicsr_nafnet.archs.arch_util import LayerNorm2d
 from basicsr_nafnet.bench.layernorm import PlainLayerNorm2d, benchmark_layernorm, format_layernorm_markdown
 from basicsr_nafnet.bench.report import format_markdown
-from basicsr_nafnet.bench.speed import run_benchmark
+from basicsr_nafnet.bench.speed import PATHS, run_benchmark
+from basicsr_nafnet.bench.training import TRAIN_MODES
 from basicsr_nafnet.bench.timing import peak_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +41,22 @@ def test_benchmark_script_quick(tmp_path, capsys):
     assert format_markdown(results) in printed
 
 
+def test_benchmark_script_dry_run_runs_every_path_and_training_mode(tmp_path, capsys):
+    # what --device cuda runs, tiny, here: torch.compile through dynamo (graphs captured, no code generated)
+    results = load_script('benchmark').run(['--dry-run', '--sizes', '32x32', '--train-size', '16x16', '--no-tiled',
+                                            '--json', str(tmp_path / 'dry.json')])
+    assert '| NAFNet | 1x3x16x16 | bf16_channels_last_compile |' in capsys.readouterr().out
+    entry = results['archs']['NAFNet']
+    paths = entry['inference']['32x32']
+    assert list(paths) == list(PATHS) and all(r['runs'] == 1 for r in paths.values())
+    assert paths['compile']['compiled'] and paths['compile_unfused']['compiled']
+    assert paths['compile']['max_abs_diff'] <= 1e-5 and paths['fp16']['max_abs_diff'] <= 5e-3
+    modes = entry['training']['modes']
+    assert list(modes) == list(TRAIN_MODES) and modes['bf16_channels_last_compile']['compiled']
+    assert modes['fp32']['ratio'] == 1.0 and entry['training']['recipe']['grad_clip_norm'] == 0.01  # the GoPro file's
+    assert torch.compile.__module__ == 'torch'  # the dry run's stand-in is gone again
+
+
 def test_benchmark_script_reads_an_option_file(tmp_path, capsys):
     results = load_script('benchmark').run(
         ['--option-file', os.path.join(ROOT, 'options', 'demo', 'NAFNet-demo.yml'), '--train-only', '--no-tiled',
@@ -47,6 +64,7 @@ def test_benchmark_script_reads_an_option_file(tmp_path, capsys):
     entry = results['archs']['NAFNet-demo']
     assert entry['config']['width'] == 16 and entry['inference'] == {}
     assert entry['training']['batch'] == 8 and entry['training']['size'] == [16, 16]  # batch from the file
+    assert entry['training']['recipe']['optim_g']['lr'] == 3e-3  # and its recipe
     assert '| NAFNet-demo | 8x3x16x16 | fp32 |' in capsys.readouterr().out
 
 
@@ -64,7 +82,7 @@ def test_slow_paths_are_timed_once_then_skipped_at_larger_sizes():
     assert '(1 call)' in table and 'not run (' in table
     # without the guard every path is timed everywhere
     results = run_benchmark(archs=['NAFNet'], sizes=[(16, 16), (24, 32)], paths=['bf16'], runs=2, quick=True,
-                            train_size=(16, 16), train_runs=2, tiled=False, slow_factor=0, log=lambda line: None)
+                            train=False, tiled=False, slow_factor=0, log=lambda line: None)
     assert all(r['runs'] == 2 for res in results['archs']['NAFNet']['inference'].values() for r in res.values())
 
 

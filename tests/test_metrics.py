@@ -1,4 +1,5 @@
 """The GoPro-protocol 3-D SSIM against a slow, direct float64 implementation of its definition."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -118,11 +119,33 @@ def test_rejects_mismatched_shapes():
         ssim_3d(np.zeros((8, 8, 3)), np.zeros((8, 8)))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
-def test_cuda_path_matches_cpu():
+@pytest.mark.cuda
+def test_cuda_path_matches_cpu(cuda_device):
     a, b = image_pairs()[2][1:]
-    got = ssim_3d(torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda(), dtype=torch.float64)
+    got = ssim_3d(torch.from_numpy(a).to(cuda_device), torch.from_numpy(b).to(cuda_device), dtype=torch.float64)
     assert got == pytest.approx(reference_ssim_3d(a, b), abs=1e-9)
+
+
+def frame_pairs():
+    """Two 1280x720 RGB frames (photographs scaled to GoPro's size) and horizontally blurred copies."""
+    photos = (skdata.astronaut(), skdata.coffee())
+    frames = [cv2.resize(photo, (1280, 720), interpolation=cv2.INTER_CUBIC) for photo in photos]
+    return [(f, blur(f, 15)) for f in frames]
+
+
+@pytest.mark.cuda
+def test_cuda_float32_matches_cpu_float64_on_full_frames(cuda_device):
+    # the CUDA path computes in float32 (as the official CUDA code) and must still agree on GoPro-sized frames
+    pairs = frame_pairs()
+    for sharp, blurred in pairs:
+        expected = ssim_3d(sharp, blurred)  # float64 on the CPU (checked against the definition above)
+        assert 0.5 < expected < 0.99
+        got = ssim_3d(torch.from_numpy(sharp).to(cuda_device), torch.from_numpy(blurred).to(cuda_device))
+        assert got == pytest.approx(expected, abs=1e-5)
+    batch = [torch.stack([torch.from_numpy(p[i]).permute(2, 0, 1).float() / 255 for p in pairs]).to(cuda_device)
+             for i in (0, 1)]
+    got = calculate_ssim_3d_pt(batch[1], batch[0], crop_border=0).cpu()
+    assert got.tolist() == pytest.approx([ssim_3d(b, s) for s, b in pairs], abs=1e-5)
 
 
 def test_used_by_a_basicsr_validation_run(tmp_path):

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 import torch
+from basicsr.archs import build_network
 from training_utils import make_paired_folders, tiny_options, write_options
 
 from basicsr_nafnet.engine import pipeline
@@ -48,16 +49,45 @@ def test_each_arch_trains_validates_and_saves(arch, paired, tmp_path, monkeypatc
     assert not list(exp.rglob('*.tmp'))  # atomic writes leave no temporaries
 
 
-def test_resume_reproduces_a_straight_run_exactly(paired, tmp_path, monkeypatch):
+@pytest.fixture
+def deterministic_cuda(monkeypatch):
+    """Deterministic kernels for the run's network: without them a GPU run is not repeatable bit for bit."""
+    import basicsr.train
+    build_model = basicsr.train.build_model
+
+    def build(opt):
+        # BasicSR's pipeline turns cuDNN's benchmark mode on, which picks algorithms by timing them
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        return build_model(opt)
+
+    monkeypatch.setattr(basicsr.train, 'build_model', build)
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    yield
+    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    torch.backends.cudnn.deterministic = before[2]
+
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)])
+def test_resume_reproduces_a_straight_run_exactly(device, paired, tmp_path, monkeypatch, request):
+    num_gpu = 0
+    if device == 'cuda':
+        num_gpu = int(request.getfixturevalue('cuda_device').type == 'cuda')
+        request.getfixturevalue('deterministic_cuda')
     # 6 images at batch 2 = 3 iterations per epoch: the interruption at 4 falls inside epoch 1
-    straight = tiny_options(paired, name='straight', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    straight = tiny_options(paired, name='straight', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100,
+                            num_gpu=num_gpu)
     os.makedirs(tmp_path / 'a')
     os.makedirs(tmp_path / 'b')
     run('train', write_options(straight, tmp_path / 'straight.yml'), tmp_path / 'a', monkeypatch)
     # the same schedule (T_max 20) stopped at 4, as if killed after its checkpoint at 4
-    first = tiny_options(paired, name='resumed', total_iter=4, val__val_freq=100)
+    first = tiny_options(paired, name='resumed', total_iter=4, val__val_freq=100, num_gpu=num_gpu)
     run('train', write_options(first, tmp_path / 'first.yml'), tmp_path / 'b', monkeypatch)
-    second = tiny_options(paired, name='resumed', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100)
+    second = tiny_options(paired, name='resumed', total_iter=8, logger__save_checkpoint_freq=4, val__val_freq=100,
+                          num_gpu=num_gpu)
     run('train', write_options(second, tmp_path / 'second.yml'), tmp_path / 'b', monkeypatch, '--auto_resume')
 
     resumed_dir = tmp_path / 'b' / 'experiments' / 'resumed'
@@ -200,3 +230,49 @@ def test_saved_states_load_with_weights_only(tmp_path):
     state = load_state(str(path))
     assert state == {'iter': 3, 'psnr': 30.5, 'nested': [1.5]}
     assert type(state['psnr']) is float and not list(tmp_path.glob('*.tmp'))
+
+
+class StandInCompiled(torch.nn.Module):
+    """What ``torch.compile(module)`` returns, minus the compiling: a wrapper whose state dict says ``_orig_mod.``."""
+
+    calls = 0
+
+    def __init__(self, module):
+        super().__init__()
+        self._orig_mod = module
+
+    def forward(self, *args, **kwargs):
+        StandInCompiled.calls += 1
+        return self._orig_mod(*args, **kwargs)
+
+
+def test_compiled_training_saves_plain_keys_and_trains_as_eager(paired, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, 'compile', StandInCompiled)
+    StandInCompiled.calls = 0
+    saved = {}
+    for name, compiled in (('eager', False), ('compiled', True)):
+        opt = tiny_options(paired, name=name, total_iter=3, val__val_freq=100, logger__save_checkpoint_freq=3,
+                           val__tile=16)
+        opt['train'].update(compile=compiled, channels_last=True, autocast='bf16', ema_decay=0.5)
+        run('train', write_options(opt, tmp_path / f'{name}.yml'), tmp_path, monkeypatch)
+        saved[name] = torch.load(tmp_path / 'experiments' / name / 'models' / 'net_g_3.pth', weights_only=True)
+    assert StandInCompiled.calls == 3  # the three training forwards; validation and EMA use the plain network
+    plain_keys = set(build_network(tiny_options(paired)['network_g']).state_dict())
+    for key in ('params', 'params_ema'):
+        assert set(saved['compiled'][key]) == plain_keys
+        for name, value in saved['eager'][key].items():
+            assert torch.equal(value, saved['compiled'][key][name]), name
+
+
+def test_compile_failure_trains_on_uncompiled(paired, tmp_path, monkeypatch):
+    def broken(module):
+        def fail(x):
+            raise RuntimeError('no C++ compiler')
+        return fail
+
+    monkeypatch.setattr(torch, 'compile', broken)
+    opt = tiny_options(paired, name='nocompiler', total_iter=2, val__val_freq=100)
+    opt['train']['compile'] = True
+    with pytest.warns(UserWarning, match=r'train.compile: torch.compile failed \(RuntimeError: no C\+\+ compiler\)'):
+        run('train', write_options(opt, tmp_path / 'opt.yml'), tmp_path, monkeypatch)
+    assert (tmp_path / 'experiments' / 'nocompiler' / 'models' / 'net_g_latest.pth').is_file()

@@ -67,13 +67,16 @@ def format_markdown(results):
         lines += [f'- {name} {size}: {ms:.0f} ms, {ratio:.2f}x eager' for name, size, ms, ratio in bounds]
     trained = [(name, entry['training']) for name, entry in results['archs'].items() if 'training' in entry]
     if trained:
-        lines += ['', '| arch | train input | mode | ms / step | speed-up vs fp32 | peak MB |',
-                  '| --- | --- | --- | ---: | ---: | ---: |']
+        lines += ['', 'Training step: `ImageRestorationModel.optimize_parameters` (forward, loss, backward, clipping, '
+                  'optimizer step) with the recipe in the JSON; compiled modes after their compiling step.', '',
+                  '| arch | train input | mode | ms / step | it/s | speed-up vs fp32 | peak MB | compile s |',
+                  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
     for name, t in trained:
         for mode, r in t['modes'].items():
             lines.append(f"| {name} | {t['batch']}x3x{t['size'][0]}x{t['size'][1]} | {mode} | "
-                         f"{r['seconds'] * 1e3:.1f}{_one_run_mark(r, results)} | "
-                         f"{_fmt(r['ratio'], '.2f')}x | {_fmt(r['peak_mb'], '.0f')} |")
+                         f"{r['seconds'] * 1e3:.1f}{_one_run_mark(r, results)} | {1 / r['seconds']:.2f} | "
+                         f"{_fmt(r['ratio'], '.2f')}x | {_fmt(r['peak_mb'], '.0f')} | "
+                         f"{_fmt(r.get('compile_seconds'), '.0f')} |")
     if results.get('tiled'):
         t = results['tiled']
         lines += ['', f"Tiled NAFNet {t['size'][0]}x{t['size'][1]} ({t['path']} path, tile {t['tile']}, overlap "

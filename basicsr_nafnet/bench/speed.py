@@ -3,23 +3,21 @@
 For every arch at its GoPro configuration (:mod:`.configs`): parameters, MACs, inference time and peak
 memory per execution path of :mod:`basicsr_nafnet.inference` (with the ratio to plain float32 NCHW eager,
 the way the official code runs), cost per megapixel, achieved GFLOP/s against the matmul throughput
-measured in the same run, a training step, and tiled 4K inference of NAFNet-width32. How time and memory
-are measured: :mod:`.timing`.
+measured in the same run, training steps per mode (:mod:`.training`), and tiled 4K inference of
+NAFNet-width32. How time and memory are measured: :mod:`.timing`.
 """
-import copy
 import time
 from collections import OrderedDict
 
 import torch
 
 from ..evaluation.complexity import count_macs
-from ..inference import prepare_for_inference, tiled_forward
-from ..losses.psnr_loss import PSNRLoss
+from ..inference import prepare_for_inference, synchronize, tiled_forward
 from .configs import TINY_CONFIGS, build_arch, gopro_configs
 from .timing import PEAK_MEMORY_METHOD, machine_description, matmul_gflops, peak_memory, time_guarding_slow
+from .training import DEFAULT_TRAIN_MODES, TRAIN_MODES, benchmark_training, gopro_recipe
 
-__all__ = ['PATHS', 'DEFAULT_PATHS', 'make_path', 'benchmark_inference', 'benchmark_training', 'benchmark_tiled',
-           'run_benchmark']
+__all__ = ['PATHS', 'DEFAULT_PATHS', 'make_path', 'benchmark_inference', 'benchmark_tiled', 'run_benchmark']
 
 # name -> keyword arguments of prepare_for_inference; 'eager' is the unconverted network
 PATHS = OrderedDict([
@@ -34,7 +32,7 @@ PATHS = OrderedDict([
     ('compile_unfused', dict(compile=True, fuse=False)),
 ])
 DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast'],
-                 'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16']}
+                 'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16', 'compile']}
 
 
 def make_path(net, path):
@@ -59,21 +57,30 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
             eager's is not timed again: its first call is reported with ``runs`` 1 (bf16 on a CPU
             without bf16 instructions runs 10-15x slower than float32, and five more calls of it at
             1280x720 would take many minutes while saying nothing new). None: time every path.
-            Compiled paths get one more call before, so their compiling is not counted.
+            Compiled paths get one more call before, so their compiling is not counted; dynamo's caches
+            are reset first, so each size is compiled for its own shape, as a program deblurring frames
+            of one size would have it (not as a shape-generic graph after a second size).
 
     Returns:
         dict[str, dict]: Per path: ``seconds``, ``runs`` (timed calls behind ``seconds``), ``ratio``
         (eager seconds / seconds), ``peak_mb``, ``ms_per_mp``, ``gflops`` (achieved, from MACs) and
-        ``max_abs_diff`` against eager.
+        ``max_abs_diff`` against eager; compiled paths also ``compile_seconds`` and ``compiled``
+        (False: compiling failed and the path ran eagerly).
     """
     h, w = size
     torch.manual_seed(1)
     x = torch.rand(1, 3, h, w, device=device)
     runners = OrderedDict((p, make_path(net, p)) for p in paths)
     calls = OrderedDict((p, (lambda r=r: r(x))) for p, r in runners.items())
-    for p in paths:  # compiling happens in the first call: not what the path costs per image
-        if (PATHS[p] or {}).get('compile'):
-            calls[p]()
+    compiled = [p for p in paths if (PATHS[p] or {}).get('compile')]
+    if compiled:
+        torch._dynamo.reset()
+    compile_seconds = {}
+    for p in compiled:  # compiling happens in the first call: not what the path costs per image
+        start = time.perf_counter()
+        calls[p]()
+        synchronize(device)
+        compile_seconds[p] = time.perf_counter() - start
     # the warm-up calls return the outputs compared below
     seconds, slow, outputs = time_guarding_slow(calls, 'eager', runs, device, f'{h}x{w}', slow_factor)
     results = OrderedDict()
@@ -90,48 +97,8 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
             gflops=2 * macs_per_pixel * h * w / seconds[p] / 1e9 if macs_per_pixel else None,
             max_abs_diff=(outputs[p].float() - outputs['eager'].float()).abs().max().item()
             if 'eager' in outputs else None)
-    return results
-
-
-def benchmark_training(net, size, batch, runs, device, modes=('fp32', 'channels_last', 'bf16_autocast'),
-                       slow_factor=None):
-    """Seconds and peak memory of one training step (forward, PSNR loss, backward, AdamW step) per mode.
-
-    Modes: ``fp32`` (NCHW), ``channels_last`` (float32), ``bf16_autocast`` (NCHW, autocast bf16 on
-    the CPU, fp16 on CUDA). Each mode trains its own copy of ``net``. ``slow_factor``: as in
-    :func:`benchmark_inference`, against the fp32 step.
-    """
-    h, w = size
-    torch.manual_seed(2)
-    lq = torch.rand(batch, 3, h, w, device=device)
-    gt = torch.rand(batch, 3, h, w, device=device)
-    loss_fn = PSNRLoss()
-    steps = {}
-    for mode in modes:
-        model = copy.deepcopy(net).train()
-        inp, target = lq, gt
-        if mode == 'channels_last':
-            model = model.to(memory_format=torch.channels_last)
-            inp, target = (t.contiguous(memory_format=torch.channels_last) for t in (lq, gt))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        amp_dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
-        use_amp = mode == 'bf16_autocast'
-
-        def step(model=model, optimizer=optimizer, inp=inp, target=target, use_amp=use_amp):
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                loss = loss_fn(model(inp).float(), target)
-            loss.backward()
-            optimizer.step()
-
-        steps[mode] = step
-    seconds, slow, _ = time_guarding_slow(steps, 'fp32', runs, device, 'train step', slow_factor)
-    results = OrderedDict()
-    for mode, step in steps.items():
-        peak = peak_memory(step, device)
-        results[mode] = dict(seconds=seconds[mode], runs=1 if mode in slow else runs,
-                             ratio=seconds['fp32'] / seconds[mode] if 'fp32' in seconds else None,
-                             peak_mb=peak / 2**20 if peak is not None else None)
+        if p in compile_seconds:
+            results[p].update(compile_seconds=compile_seconds[p], compiled=runners[p].compiled)
     return results
 
 
@@ -153,7 +120,8 @@ def benchmark_tiled(net, size, tile, overlap, device, path='default'):
 
 def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=5, device='cpu', quick=False,
                   train_size=(256, 256), train_batch=1, train_runs=None, tiled=True, tile_size=(2160, 3840),
-                  tile=512, overlap=32, slow_factor=5.0, configs=None, train=True, log=print):
+                  tile=512, overlap=32, slow_factor=5.0, configs=None, train=True, train_modes=None, recipe=None,
+                  log=print):
     """Run the whole benchmark and return its results as a JSON-serialisable dict.
 
     Args:
@@ -168,6 +136,9 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
         quick (bool): Tiny configurations (for tests and smoke runs).
         train_size, train_batch, train_runs: Training-step input and timed steps (default: ``runs``).
         train (bool): Time the training step. Default: True.
+        train_modes (list[str] | None): Training modes (keys of :data:`.training.TRAIN_MODES`); default
+            :data:`.training.DEFAULT_TRAIN_MODES` of the device. 'fp32' is always added first.
+        recipe (dict | None): ``train`` options of the timed steps; default the NAFNet-width32 GoPro file's.
         tiled (bool): Also run tiled inference of NAFNet at ``tile_size`` with ``tile``/``overlap``.
         slow_factor (float | None): A path (or training mode) more than this many times slower than
             eager in its first call is timed by that call alone, and skipped at the arch's larger
@@ -195,6 +166,11 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
     for p in paths:
         if p not in PATHS:
             raise ValueError(f"unknown execution path '{p}'; choose from: {', '.join(PATHS)}")
+    train_modes = ['fp32'] + [m for m in train_modes or DEFAULT_TRAIN_MODES[device.type] if m != 'fp32']
+    for m in train_modes:
+        if m not in TRAIN_MODES:
+            raise ValueError(f"unknown training mode '{m}'; choose from: {', '.join(TRAIN_MODES)}")
+    recipe = recipe or gopro_recipe()
     results = OrderedDict(machine=machine_description(device), device=device.type,
                           peak_memory_method=PEAK_MEMORY_METHOD[device.type], runs=runs, quick=quick,
                           slow_factor=slow_factor)
@@ -228,11 +204,10 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
             log(f'  {h}x{w}: ' + ', '.join(f'{p} {r["seconds"] * 1e3:.0f} ms (x{r["ratio"]:.2f})' if 'seconds' in r
                                            else f'{p} skipped' for p, r in res.items()))
         if train:
-            entry['training'] = dict(size=list(train_size), batch=train_batch,
-                                     modes=benchmark_training(net, train_size, train_batch, train_runs or runs, device,
-                                                              slow_factor=slow_factor))
-            log('  train step: ' + ', '.join(f'{m} {r["seconds"] * 1e3:.0f} ms'
-                                             for m, r in entry['training']['modes'].items()))
+            modes = benchmark_training({'type': name, **configs[name]}, train_size, train_batch, train_runs or runs,
+                                       device, train_modes, recipe, slow_factor)
+            entry['training'] = dict(size=list(train_size), batch=train_batch, recipe=recipe, modes=modes)
+            log('  train step: ' + ', '.join(f'{m} {r["seconds"] * 1e3:.0f} ms' for m, r in modes.items()))
         results['archs'][name] = entry
         del net
     if tiled:

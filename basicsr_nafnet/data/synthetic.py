@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 
-__all__ = ['make_synthetic_gopro', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GAMMA', 'photo_path']
+__all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GAMMA', 'photo_path']
 
 # natural colour photographs bundled in scikit-image's wheel (no network); disjoint between splits
 TRAIN_PHOTOS = ('astronaut.png', 'motorcycle_left.png', 'motorcycle_right.png', 'rocket.jpg', 'retina.jpg',
@@ -107,6 +107,31 @@ def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames):
     return blur, sharp, motion
 
 
+def synthetic_pairs(split, count, size=(256, 256), seed=0, blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13)):
+    """The pairs :func:`make_synthetic_gopro` writes for one split, in memory, in its order.
+
+    Args:
+        split (str): 'train' or 'test' (the test split's photographs are never used for training).
+        count (int): Number of pairs.
+        size, seed, blur_px, max_rotation, sub_frames: As for :func:`make_synthetic_gopro`.
+
+    Yields:
+        tuple: ``(sequence, frame, photo name, blurred, sharp, motion)``; images are H x W x 3 uint8 BGR.
+    """
+    split_id, names = {'train': (0, TRAIN_PHOTOS), 'test': (1, TEST_PHOTOS)}[split]
+    h, w = _parse_size(size)
+    photos = {}
+    for index in range(count):
+        seq, frame = divmod(index, FRAMES_PER_SEQUENCE)
+        seq_rng = np.random.default_rng([seed, split_id, seq])
+        name = names[int(seq_rng.integers(len(names)))]
+        if name not in photos:
+            photos[name] = _load_linear(name)
+        rng = np.random.default_rng([seed, split_id, seq, frame + 1])
+        blur, sharp, motion = _render_pair(photos[name], rng, (h, w), blur_px, max_rotation, sub_frames)
+        yield seq, frame, name, blur, sharp, motion
+
+
 def _write_png(path, img):
     ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
@@ -169,16 +194,9 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
                     train_photos=list(TRAIN_PHOTOS), test_photos=list(TEST_PHOTOS))
     try:
         bar = tqdm(total=train + test, unit='pair', desc='synthetic GoPro', disable=not progress)
-        photos = {}
-        for split_id, (split, count, names) in enumerate((('train', train, TRAIN_PHOTOS), ('test', test, TEST_PHOTOS))):
-            for index in range(count):
-                seq, frame = divmod(index, FRAMES_PER_SEQUENCE)
-                seq_rng = np.random.default_rng([seed, split_id, seq])
-                name = names[int(seq_rng.integers(len(names)))]
-                if name not in photos:
-                    photos[name] = _load_linear(name)
-                rng = np.random.default_rng([seed, split_id, seq, frame + 1])
-                blur, sharp, motion = _render_pair(photos[name], rng, (h, w), blur_px, max_rotation, sub_frames)
+        for split, count in (('train', train), ('test', test)):
+            pairs = synthetic_pairs(split, count, (h, w), seed, blur_px, max_rotation, sub_frames)
+            for seq, frame, name, blur, sharp, motion in pairs:
                 folder = os.path.join(partial, split, f'SYNTH_{split}_{seq:03d}')
                 stem = f'{frame + 1:06d}'
                 for sub, img in (('blur', blur), ('sharp', sharp)):

@@ -7,6 +7,7 @@ backend follows the hardware (NCCL with CUDA, gloo without), the device is picke
 and the start method is left to the platform.
 """
 import os
+import shutil
 import subprocess
 import warnings
 
@@ -51,13 +52,25 @@ def _slurm_environment(port):
     ntasks = int(os.environ['SLURM_NTASKS'])
     local_id = int(os.environ.get('SLURM_LOCALID', proc_id % max(1, torch.cuda.device_count())))
     if 'MASTER_ADDR' not in os.environ:
-        node_list = os.environ['SLURM_NODELIST']
-        os.environ['MASTER_ADDR'] = subprocess.check_output(['scontrol', 'show', 'hostnames', node_list],
-                                                            text=True).split()[0]
+        os.environ['MASTER_ADDR'] = _first_slurm_host(os.environ['SLURM_NODELIST'])
     if port is not None:
         os.environ['MASTER_PORT'] = str(port)
     os.environ.setdefault('MASTER_PORT', '29500')
     os.environ.update(WORLD_SIZE=str(ntasks), RANK=str(proc_id), LOCAL_RANK=str(local_id))
+
+
+def _first_slurm_host(node_list):
+    """The first host of a slurm node list ('gpu[01-04]'), as BasicSR's slurm set-up asks ``scontrol`` for it."""
+    command = ['scontrol', 'show', 'hostnames', node_list]
+    try:
+        hosts = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    except (OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, 'stderr', None) or str(err)
+        raise UserError(f"--launcher slurm: '{' '.join(command)}' failed ({' '.join(str(detail).split())}); set "
+                        'MASTER_ADDR to the first node of the job instead') from None
+    if not hosts:
+        raise UserError(f"--launcher slurm: '{' '.join(command)}' printed no host name; set MASTER_ADDR instead")
+    return hosts[0]
 
 
 # what init_process_group's env:// method needs from each launcher
@@ -82,3 +95,22 @@ def check_launcher_environment(launcher):
                if launcher == 'pytorch' else 'start it with srun inside a slurm allocation')
         raise UserError(f"--launcher {launcher}: {', '.join(missing)} not set, so this process was not started by "
                         f'the launcher; {how} (or use --launcher none)')
+    if launcher == 'slurm':
+        _check_slurm_environment()
+
+
+def _check_slurm_environment():
+    """Task numbers that make a process group, and a way to find the master's address."""
+    numbers = {}
+    for name in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'):
+        if name in os.environ:
+            try:
+                numbers[name] = int(os.environ[name])
+            except ValueError:
+                raise UserError(f'--launcher slurm: {name}={os.environ[name]!r} is not a number') from None
+    rank, tasks = numbers['SLURM_PROCID'], numbers['SLURM_NTASKS']
+    if tasks < 1 or not 0 <= rank < tasks:
+        raise UserError(f'--launcher slurm: SLURM_PROCID={rank} is not a task of SLURM_NTASKS={tasks}')
+    if 'MASTER_ADDR' not in os.environ and shutil.which('scontrol') is None:
+        raise UserError('--launcher slurm: scontrol is not on PATH, so the first node of SLURM_NODELIST cannot be '
+                        'looked up; run inside the slurm allocation, or set MASTER_ADDR to that node')

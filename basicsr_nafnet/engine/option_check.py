@@ -240,6 +240,7 @@ def _check_train(problems, opt):
     _check_bool(problems, train, 'use_grad_clip', 'train.use_grad_clip')
     _check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0)
     _check_bool(problems, train, 'channels_last', 'train.channels_last')
+    _check_bool(problems, train, 'compile', 'train.compile')
     _check_int(problems, train, 'max_nonfinite_steps', 'train.max_nonfinite_steps', low=1)
     if train.get('autocast') not in AUTOCAST:
         problems.add('train.autocast', f"expected null, bf16 or fp16, got {train['autocast']!r}")

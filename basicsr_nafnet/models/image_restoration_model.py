@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..engine.registry import register
 from ..errors import UserError
 from ..inference.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
+from .channels_last import to_channels_last
 from .lr_scheduler import SCHEDULERS
 
 
@@ -38,8 +40,12 @@ class ImageRestorationModel(SRModel):
         train.scheduler.type: TrueCosineAnnealingLR / CosineAnnealingLR (``T_max``, ``eta_min``,
             optional ``warmup_iter``) besides BasicSR's own;
         train.autocast: null (default), bf16 or fp16 (fp16 with gradient scaling);
-        train.channels_last (bool, default false): weights and training batches in ``channels_last``
+        train.channels_last (bool, default false): convolution weights and training batches in ``channels_last``
             (faster for the CPU demo network, see ``docs/speed.md``; saved weights load either way);
+        train.compile (bool, default false): the training forward (and so its backward) through
+            ``torch.compile``, with autocast and channels_last alike; validation and checkpoints use the
+            plain network (saved keys have no ``_orig_mod.`` prefix). Falls back to eager with a warning
+            where compiling fails;
         train.max_nonfinite_steps (default 5): consecutive non-finite losses before training stops;
         val.tile / val.tile_overlap (or the official ``val.grids`` with ``val.crop_size``): full-resolution
             validation in overlapping tiles; val.save_comparison: blur | restored | sharp strips.
@@ -61,7 +67,7 @@ class ImageRestorationModel(SRModel):
     def model_to_device(self, net):
         net = net.to(self.device)
         if self._train_channels_last():  # before DDP wraps it, so its gradient buckets match the layout
-            net = net.to(memory_format=torch.channels_last)
+            net = to_channels_last(net)
         if self.opt['dist']:
             kwargs = dict(find_unused_parameters=self.opt.get('find_unused_parameters', False))
             if self.device.type == 'cuda':  # BasicSR passes CUDA device_ids unconditionally
@@ -73,6 +79,10 @@ class ImageRestorationModel(SRModel):
 
     def _train_channels_last(self):
         return bool(self.is_train and (self.opt.get('train') or {}).get('channels_last'))
+
+    def get_bare_model(self, net):
+        net = getattr(net, '_orig_mod', net)  # a torch.compile wrapper, should one ever be passed in
+        return super().get_bare_model(net)
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         optim_cls = getattr(torch.optim, optim_type, None)
@@ -96,6 +106,26 @@ class ImageRestorationModel(SRModel):
         self.autocast_dtype = _AUTOCAST_DTYPES.get(kind)
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
         super().init_training_settings()
+        # compiled for the training forward only: self.net_g stays the module that is saved, loaded,
+        # averaged into the EMA and validated (whole frames and tiles of any size, which would recompile)
+        self._compiled_net_g = torch.compile(self.net_g) if train_opt.get('compile') else None
+
+    @property
+    def compiled(self):
+        """True while the training forward runs compiled (train.compile, and compiling has not failed)."""
+        return getattr(self, '_compiled_net_g', None) is not None
+
+    def _train_forward(self, x):
+        if self._compiled_net_g is not None:
+            try:
+                return self._compiled_net_g(x)
+            except Exception as err:  # e.g. inductor without a working compiler: train on, uncompiled
+                message = (f'train.compile: torch.compile failed ({type(err).__name__}: '
+                           f"{' '.join(str(err).split())[:300]}); training without compiling")
+                get_root_logger().warning(message)
+                warnings.warn(message)
+                self._compiled_net_g = None
+        return self.net_g(x)
 
     def optimize_parameters(self, current_iter):
         train_opt = self.opt['train']
@@ -104,7 +134,7 @@ class ImageRestorationModel(SRModel):
             self.lq = self.lq.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
-            self.output = self.net_g(self.lq)
+            self.output = self._train_forward(self.lq)
         output = self.output.float()  # losses in float32 whatever the forward ran in
         loss_dict = OrderedDict()
         l_total = 0
