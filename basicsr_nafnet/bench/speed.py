@@ -3,10 +3,11 @@
 For every arch at its GoPro configuration (:mod:`.configs`): parameters, MACs, inference time and peak
 memory per execution path of :mod:`basicsr_nafnet.inference` (with the ratio to plain float32 NCHW eager,
 the way the official code runs), cost per megapixel, achieved GFLOP/s against the matmul throughput
-measured in the same run, a training step, and tiled 4K inference of NAFNet-width32. How time and memory
-are measured: :mod:`.timing`.
+measured in the same run, a training step, and tiled 4K inference of NAFNet-width32. ONNX Runtime and OpenVINO
+run the same weights exported once per arch (:mod:`.runtimes`). How time and memory are measured: :mod:`.timing`,
+:mod:`.runtimes`.
 """
-import copy
+import tempfile
 import time
 from collections import OrderedDict
 
@@ -14,9 +15,13 @@ import torch
 
 from ..evaluation.complexity import count_macs
 from ..inference import prepare_for_inference, tiled_forward
-from ..losses.psnr_loss import PSNRLoss
+from ..inference.runtimes import make_runtime_runner
+from ..errors import UserError
 from .configs import TINY_CONFIGS, build_arch, gopro_configs
+from .runtimes import (RSS_METHOD, RUNTIME_PATHS, available_runtime_paths, export_for_benchmark,
+                       runtime_peak_memory, runtime_versions)
 from .timing import PEAK_MEMORY_METHOD, machine_description, matmul_gflops, peak_memory, time_guarding_slow
+from .training import benchmark_training
 
 __all__ = ['PATHS', 'DEFAULT_PATHS', 'make_path', 'benchmark_inference', 'benchmark_training', 'benchmark_tiled',
            'run_benchmark']
@@ -32,15 +37,23 @@ PATHS = OrderedDict([
     ('fp16', dict(precision='fp16')),
     ('compile', dict(compile=True)),
     ('compile_unfused', dict(compile=True, fuse=False)),
+    ('onnxruntime', dict(runtime='onnxruntime')),  # the exported network (see .runtimes), CPU only
+    ('openvino', dict(runtime='openvino')),
 ])
-DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast'],
+DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast', 'onnxruntime',
+                         'openvino'],
                  'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16']}
 
 
-def make_path(net, path):
-    """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`)."""
+def make_path(net, path, onnx_file=None):
+    """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`).
+
+    ``onnx_file``: the exported network, for the runtime paths.
+    """
     if path not in PATHS:
         raise ValueError(f"unknown execution path '{path}'; choose from: {', '.join(PATHS)}")
+    if path in RUNTIME_PATHS:
+        return make_runtime_runner(onnx_file, path, key='benchmark export')
     if PATHS[path] is None:
 
         def eager(x):
@@ -51,7 +64,7 @@ def make_path(net, path):
     return prepare_for_inference(net, **PATHS[path])
 
 
-def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slow_factor=None):
+def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slow_factor=None, onnx_file=None):
     """Time, peak memory and accuracy of each path on one 1 x 3 x H x W input.
 
     Args:
@@ -60,6 +73,7 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
             without bf16 instructions runs 10-15x slower than float32, and five more calls of it at
             1280x720 would take many minutes while saying nothing new). None: time every path.
             Compiled paths get one more call before, so their compiling is not counted.
+        onnx_file (str | None): ``net`` exported, for the runtime paths (their peak is RSS growth, see .runtimes).
 
     Returns:
         dict[str, dict]: Per path: ``seconds``, ``runs`` (timed calls behind ``seconds``), ``ratio``
@@ -69,7 +83,7 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
     h, w = size
     torch.manual_seed(1)
     x = torch.rand(1, 3, h, w, device=device)
-    runners = OrderedDict((p, make_path(net, p)) for p in paths)
+    runners = OrderedDict((p, make_path(net, p, onnx_file)) for p in paths)
     calls = OrderedDict((p, (lambda r=r: r(x))) for p, r in runners.items())
     for p in paths:  # compiling happens in the first call: not what the path costs per image
         if (PATHS[p] or {}).get('compile'):
@@ -80,9 +94,10 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
     base = seconds.get('eager')
     megapixels = h * w / 1e6
     for p, call in calls.items():
-        peak = peak_memory(call, device)
+        peak = runtime_peak_memory(onnx_file, p, x) if p in RUNTIME_PATHS else peak_memory(call, device)
         results[p] = dict(
             seconds=seconds[p],
+            peak_method='rss' if p in RUNTIME_PATHS else 'torch',
             runs=1 if p in slow else runs,
             ratio=base / seconds[p] if base else None,
             peak_mb=peak / 2**20 if peak is not None else None,
@@ -90,48 +105,6 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
             gflops=2 * macs_per_pixel * h * w / seconds[p] / 1e9 if macs_per_pixel else None,
             max_abs_diff=(outputs[p].float() - outputs['eager'].float()).abs().max().item()
             if 'eager' in outputs else None)
-    return results
-
-
-def benchmark_training(net, size, batch, runs, device, modes=('fp32', 'channels_last', 'bf16_autocast'),
-                       slow_factor=None):
-    """Seconds and peak memory of one training step (forward, PSNR loss, backward, AdamW step) per mode.
-
-    Modes: ``fp32`` (NCHW), ``channels_last`` (float32), ``bf16_autocast`` (NCHW, autocast bf16 on
-    the CPU, fp16 on CUDA). Each mode trains its own copy of ``net``. ``slow_factor``: as in
-    :func:`benchmark_inference`, against the fp32 step.
-    """
-    h, w = size
-    torch.manual_seed(2)
-    lq = torch.rand(batch, 3, h, w, device=device)
-    gt = torch.rand(batch, 3, h, w, device=device)
-    loss_fn = PSNRLoss()
-    steps = {}
-    for mode in modes:
-        model = copy.deepcopy(net).train()
-        inp, target = lq, gt
-        if mode == 'channels_last':
-            model = model.to(memory_format=torch.channels_last)
-            inp, target = (t.contiguous(memory_format=torch.channels_last) for t in (lq, gt))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        amp_dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
-        use_amp = mode == 'bf16_autocast'
-
-        def step(model=model, optimizer=optimizer, inp=inp, target=target, use_amp=use_amp):
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                loss = loss_fn(model(inp).float(), target)
-            loss.backward()
-            optimizer.step()
-
-        steps[mode] = step
-    seconds, slow, _ = time_guarding_slow(steps, 'fp32', runs, device, 'train step', slow_factor)
-    results = OrderedDict()
-    for mode, step in steps.items():
-        peak = peak_memory(step, device)
-        results[mode] = dict(seconds=seconds[mode], runs=1 if mode in slow else runs,
-                             ratio=seconds['fp32'] / seconds[mode] if 'fp32' in seconds else None,
-                             peak_mb=peak / 2**20 if peak is not None else None)
     return results
 
 
@@ -190,31 +163,45 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
     unknown = [a for a in archs if a not in configs]
     if unknown:
         raise ValueError(f"no benchmark configuration for {unknown}; known: {', '.join(configs)}")
+    explicit = paths is not None
     paths = list(paths or DEFAULT_PATHS[device.type])
     paths = ['eager'] + [p for p in paths if p != 'eager']
     for p in paths:
         if p not in PATHS:
             raise ValueError(f"unknown execution path '{p}'; choose from: {', '.join(PATHS)}")
+    if device.type != 'cpu' and set(paths) & set(RUNTIME_PATHS):
+        raise UserError('the onnxruntime and openvino paths run on the CPU: benchmark them with --device cpu')
+    if not explicit:  # the defaults skip a runtime that is not installed; asked for by name, it is required below
+        paths, dropped = available_runtime_paths(paths)
+        if dropped:
+            log(f"not installed, skipped: {', '.join(dropped)} (pip install -e .[deploy])")
     results = OrderedDict(machine=machine_description(device), device=device.type,
                           peak_memory_method=PEAK_MEMORY_METHOD[device.type], runs=runs, quick=quick,
-                          slow_factor=slow_factor)
+                          slow_factor=slow_factor, runtimes=runtime_versions(paths))
+    if results['runtimes']:
+        results['peak_memory_method_runtimes'] = RSS_METHOD
     results['matmul_gflops'] = {
         'fp32': matmul_gflops(device, torch.float32, n=512 if quick else 2048),
         'bf16': matmul_gflops(device, torch.bfloat16, n=512 if quick else 2048)}
     log(f"matmul GFLOP/s: fp32 {results['matmul_gflops']['fp32']:.1f}, bf16 {results['matmul_gflops']['bf16']:.1f}")
     results['archs'] = OrderedDict()
+    exports = tempfile.TemporaryDirectory(prefix='bench-onnx-')  # removed when the run ends
     for name in archs:
         net = build_arch(name, configs[name], device)
         h0, w0 = sizes[0] if sizes else train_size
         params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, (1, 3, h0, w0))
         entry = OrderedDict(config=configs[name], params=params, macs_size=[h0, w0], macs=macs, inference=OrderedDict())
         log(f'{name}: {params / 1e6:.3f} M params, {macs / 1e9:.3f} GMACs at {h0}x{w0}')
+        onnx_file = None
+        if sizes and set(paths) & set(RUNTIME_PATHS):
+            onnx_file, entry['onnx_export_seconds'] = export_for_benchmark(net, exports.name, name)
+            log(f"  exported to ONNX in {entry['onnx_export_seconds']:.0f} s")
         too_slow = {}  # path -> why it is not run at the larger sizes
         for h, w in sizes:
             # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible)
             run_paths = [p for p in paths if p not in too_slow]
             res = benchmark_inference(net, run_paths, (h, w), runs, device, macs_per_pixel=macs / (h0 * w0),
-                                      slow_factor=slow_factor)
+                                      slow_factor=slow_factor, onnx_file=onnx_file)
             for p, r in res.items():
                 if r['gflops'] is not None:
                     r['fraction_of_fp32_matmul'] = r['gflops'] / results['matmul_gflops']['fp32']
@@ -235,6 +222,7 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
                                              for m, r in entry['training']['modes'].items()))
         results['archs'][name] = entry
         del net
+    exports.cleanup()
     if tiled:
         net = build_arch('NAFNet', builtin['NAFNet'], device)
         results['tiled'] = benchmark_tiled(net, tile_size, tile, overlap, device)
