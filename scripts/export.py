@@ -7,7 +7,7 @@ Examples:
         --out nafnet32.onnx --static 720x1280
 
 The inference network is exported (fused where the arch has fuse()), with dynamic batch, height and width
-unless --static fixes them (batch 1). The file is then run by ONNX Runtime on random inputs of 1x333x517 and
+unless --static fixes them (batch 1). The file is then run by ONNX Runtime on random inputs of 1x397x517 and
 2x128x192 (only the --static size with --static) and compared with the PyTorch network; it is kept only if the
 max abs difference stays within 1e-4 (scaled by the output's magnitude where that exceeds 1).
 

@@ -213,7 +213,7 @@ def test_export_script_exports_and_verifies(tmp_path, capsys, monkeypatch):
     model = f'{RCNN_SPEC}@{tmp_path / "rc.pth"}'
     assert export_cli.main(['--model', model, '--out', str(tmp_path / 'rc.onnx')]) == 0
     out = capsys.readouterr().out
-    assert 'max abs diff' in out and '1x3x333x517' in out and '2x3x128x192' in out
+    assert 'max abs diff' in out and '1x3x397x517' in out and '2x3x128x192' in out
     assert check_onnx_file(str(tmp_path / 'rc.onnx')) == ('batch', 3, 'height', 'width')
 
     assert export_cli.main(['--model', model, '--out', str(tmp_path / 'static.onnx'), '--static', '20x30']) == 0

@@ -190,10 +190,13 @@ def run_leaderboard(data,
         for variant in variants_for(tlc, tile, overlap, x8):
             variant_net, extra = net, None
             if variant.tlc:
-                variant_net = None if spec.onnx else _with_tlc(net, tlc_train_size)
+                if spec.onnx:
+                    log(f'{spec.name}: no TLC row (the graph of an ONNX file is fixed; export a NAFNetLocal or '
+                        'BaselineLocal, or pass the PyTorch spec with --runtime)')
+                    continue
+                variant_net = _with_tlc(net, tlc_train_size)
                 if variant_net is None:
-                    log(f'{spec.name}: no TLC row (an ONNX file, or an arch without global pooling to convert, '
-                        'or one that already uses TLC)')
+                    log(f'{spec.name}: no TLC row (the arch has no global pooling to convert, or already uses TLC)')
                     continue
                 extra = dict(tlc_train_size=tlc_train_size)
             if device.type == 'cuda':

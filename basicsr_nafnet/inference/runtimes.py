@@ -166,7 +166,7 @@ class RuntimeRunner:
 
 
 class OnnxRuntimeRunner(RuntimeRunner):
-    """ONNX Runtime, CPU execution provider, all graph optimisations, sequential execution."""
+    """ONNX Runtime, CPU execution provider, all graph optimisations, sequential execution (its defaults otherwise)."""
 
     runtime = 'onnxruntime'
 
