@@ -431,8 +431,8 @@ _TEST_ROOT = []
 # package's, tested in test_onnx.py
 DEPLOY_CASES = {
     'deblur-onnx-random-bytes', 'deblur-onnx-is-a-checkpoint', 'deblur-onnx-with-compile',
-    'deblur-runtime-torch-for-onnx', 'leaderboard-onnx-text', 'leaderboard-onnx-empty', 'leaderboard-onnx-two-inputs', 'export-opset-too-old',
-    'export-no-weights', 'export-text-checkpoint', 'export-unknown-arch', 'export-onnx-as-model'
+    'deblur-runtime-torch-for-onnx', 'leaderboard-onnx-text', 'leaderboard-onnx-empty', 'leaderboard-onnx-two-inputs',
+    'export-opset-too-old', 'export-no-weights', 'export-text-checkpoint', 'export-unknown-arch', 'export-onnx-as-model'
 }
 
 

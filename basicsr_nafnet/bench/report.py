@@ -58,7 +58,8 @@ def format_markdown(results):
                 lines.append(
                     f"| {name} | {entry['params'] / 1e6:.3f} | {entry['macs'] / 1e9:.3f} | {size} | {p} | "
                     f"{r['seconds'] * 1e3:.1f}{_one_run_mark(r, results)} | {_fmt(r['ratio'], '.2f')}x | "
-                    f"{peak} | {r['ms_per_mp']:.0f} | {_fmt(r['gflops'], '.1f')} | {_fmt(frac and frac * 100, '.1f')} | "
+                    f"{peak} | {r['ms_per_mp']:.0f} | {_fmt(r['gflops'], '.1f')} | "
+                    f"{_fmt(frac and frac * 100, '.1f')} | "
                     f"{_fmt(r['max_abs_diff'], '.1e')} |")
     if results.get('peak_memory_method_runtimes'):
         exported = [f"{name} {e['onnx_export_seconds']:.0f} s" for name, e in results['archs'].items()
