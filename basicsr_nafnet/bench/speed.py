@@ -13,10 +13,10 @@ from collections import OrderedDict
 
 import torch
 
+from ..errors import UserError
 from ..evaluation.complexity import count_macs
 from ..inference import prepare_for_inference, tiled_forward
 from ..inference.runtimes import make_runtime_runner
-from ..errors import UserError
 from .configs import TINY_CONFIGS, build_arch, gopro_configs
 from .runtimes import (RSS_METHOD, RUNTIME_PATHS, available_runtime_paths, export_for_benchmark,
                        runtime_peak_memory, runtime_versions)
