@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Install with ``pip install -e .[test]`` after installing torch (see scripts/test.sh)."""
+"""Install with ``pip install -e .[test]`` after installing torch (see scripts/test.sh); ``.[deploy]`` adds ONNX export
+and the ONNX Runtime / OpenVINO execution paths."""
 import glob
 import os
 import shutil
@@ -8,6 +9,7 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+DEPLOY = ['onnx', 'onnxscript', 'onnxruntime', 'openvino']
 
 
 def read_version():
@@ -57,7 +59,8 @@ setup(
         'pyyaml',
         'tqdm',
     ],
-    extras_require={'test': ['pytest']},
+    # deploy: ONNX export (scripts/export.py) and the onnxruntime/openvino execution paths; the tests exercise them
+    extras_require={'deploy': DEPLOY, 'test': ['pytest'] + DEPLOY},
     entry_points={'console_scripts': [
         'basicsr-nafnet-train = basicsr_nafnet.train:main',
         'basicsr-nafnet-test = basicsr_nafnet.test:main',

@@ -6,6 +6,8 @@ Examples:
     python scripts/deblur.py -i shot.jpg -o out/ \\
         --model "NAFNet:width=32,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width32.pth" \\
         --tile 512 --tile-overlap 32
+    python scripts/deblur.py -i photos/ -o deblurred/ --model net.onnx        # exported by scripts/export.py
+    python scripts/deblur.py -i photos/ -o deblurred/ --model NAFNet-GoPro --runtime openvino
 
 Exit status: 0 when every image was written, 1 when some failed (each is reported), 2 when nothing
 could start (bad argument, model, checkpoint, device or input; checked before any image is processed),
@@ -18,6 +20,7 @@ from basicsr_nafnet.cli import (EXIT_FAILED, ArgumentParser, command, non_negati
                                 positive_int)
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.evaluation import build_model, parse_model_spec
+from basicsr_nafnet.evaluation.model_spec import RUNTIME_CHOICES, check_export_cache, check_runtime, make_runner
 from basicsr_nafnet.inference.deblur import deblur_files, plan_outputs
 
 
@@ -28,7 +31,8 @@ def build_parser():
     p.add_argument('--model',
                    required=True,
                    metavar='SPEC',
-                   help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of this project')
+                   help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, an option name of this project, or an '
+                   '.onnx file from scripts/export.py')
     p.add_argument('--tile', type=positive_int, default=None,
                    help='tile size for large images (default: whole image)')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap, blended (default 32)')
@@ -41,6 +45,10 @@ def build_parser():
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the network (minutes of compiling first; pays off on many same-sized images, '
                    'see docs/speed.md)')
+    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default=None,
+                   help='torch (default for PyTorch specs), or onnxruntime / openvino: the model is exported to ONNX '
+                   'once (cached beside the checkpoint) and runs there, on the CPU; .onnx specs run on onnxruntime '
+                   'unless openvino is given')
     p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
     p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
     return p
@@ -53,10 +61,15 @@ def main(argv=None):
     device = parse_device(args.device)
     plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
     spec = parse_model_spec(args.model)
-    if not spec.checkpoint:
+    if not spec.checkpoint and not spec.onnx:
         raise UserError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
-    result = deblur_files(build_model(spec, device), args.input, args.output, device=device, tile=args.tile,
-                          overlap=args.tile_overlap, precision=args.precision or 'fp32', compile=args.compile,
+    precision = args.precision or 'fp32'
+    check_runtime([spec], args.runtime, precision, args.compile)
+    net = None if spec.onnx else build_model(spec, device if args.runtime in (None, 'torch') else 'cpu')
+    if net is not None and args.runtime not in (None, 'torch'):
+        check_export_cache(spec, net)
+    runner = make_runner(spec, net, args.runtime, precision, args.compile, log=lambda msg: print(msg, file=sys.stderr))
+    result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile, overlap=args.tile_overlap,
                           ext=args.ext, suffix=args.suffix, plan=plan)
     for path, message in result.failed:
         print(f'failed: {message}', file=sys.stderr)

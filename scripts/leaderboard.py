@@ -7,6 +7,8 @@ Examples:
         --model options/test/GoPro/NAFNet-width32.yml \\
         --model "NAFNet:width=64,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width64.pth" \\
         --tlc --x8 --out results/leaderboard
+    python scripts/leaderboard.py --data datasets/GoPro/test --model net.onnx        # an exported network
+    python scripts/leaderboard.py --data datasets/GoPro/test --model NAFNet-GoPro --runtime openvino
 """
 import sys
 
@@ -14,6 +16,7 @@ import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is
 from basicsr_nafnet.cli import (ArgumentParser, check_output_dir, command, non_negative_int, parse_device,
                                 positive_int)
 from basicsr_nafnet.evaluation import run_leaderboard
+from basicsr_nafnet.evaluation.model_spec import RUNTIME_CHOICES
 
 
 def build_parser():
@@ -26,8 +29,8 @@ def build_parser():
                    action='append',
                    default=[],
                    metavar='SPEC',
-                   help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of '
-                   'this project (e.g. NAFNet-GoPro)')
+                   help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, an option name of '
+                   'this project (e.g. NAFNet-GoPro), or an .onnx file from scripts/export.py')
     p.add_argument('--tlc', action='store_true', help='add a row per model with the test-time local converter')
     p.add_argument('--tlc-train-size', type=positive_int, default=256,
                    help='training crop size (default 256, the GoPro recipes): TLC uses it, and plain networks with '
@@ -48,6 +51,10 @@ def build_parser():
                    help='fp32 (default: fused, channels_last, exact) or low-precision weights (see docs/speed.md)')
     p.add_argument('--compile', action='store_true',
                    help='torch.compile each network (minutes of compiling first; see docs/speed.md)')
+    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default=None,
+                   help='torch (default for PyTorch specs), or onnxruntime / openvino: PyTorch specs are exported to '
+                   'ONNX once (cached beside the checkpoint) and run there, on the CPU; .onnx specs run on '
+                   'onnxruntime unless openvino is given (see docs/speed.md, "Deployment")')
     return p
 
 
@@ -71,6 +78,7 @@ def main(argv=None):
                              resume=not args.fresh,
                              precision=args.precision,
                              compile=args.compile,
+                             runtime=args.runtime,
                              log=lambda msg: print(msg, file=sys.stderr))
     print(result['markdown'])
     if result['paths']:

@@ -29,9 +29,11 @@ import basicsr_nafnet.train as train_entry
 from basicsr_nafnet import demo
 from basicsr_nafnet.data.prepare import prepare_gopro
 from basicsr_nafnet.data.synthetic import make_synthetic_gopro
+from basicsr_nafnet.inference.runtimes import deploy_packages_missing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
+DEPLOY_MISSING = deploy_packages_missing()
 
 
 def _load_script(name):
@@ -44,7 +46,7 @@ def _load_script(name):
 SCRIPTS = {
     name: _load_script(name)
     for name in ('deblur', 'prepare_gopro', 'make_synthetic_gopro', 'leaderboard', 'compare', 'plot_curves',
-                 'gpu_check')
+                 'gpu_check', 'export')
 }
 COMMANDS = {
     'deblur': SCRIPTS['deblur'].main,
@@ -54,6 +56,7 @@ COMMANDS = {
     'compare': SCRIPTS['compare'].main,
     'plot_curves': SCRIPTS['plot_curves'].main,
     'gpu_check': SCRIPTS['gpu_check'].main,
+    'export': SCRIPTS['export'].main,
     'train': train_entry.main,
     'test': test_entry.main,
     'demo': demo.main,
@@ -62,6 +65,7 @@ COMMAND_FILES = {
     'deblur': 'scripts/deblur.py', 'prepare_gopro': 'scripts/prepare_gopro.py',
     'make_synthetic_gopro': 'scripts/make_synthetic_gopro.py', 'leaderboard': 'scripts/leaderboard.py',
     'compare': 'scripts/compare.py', 'plot_curves': 'scripts/plot_curves.py', 'gpu_check': 'scripts/gpu_check.py',
+    'export': 'scripts/export.py',
     'train': 'basicsr_nafnet/train.py',
     'test': 'basicsr_nafnet/test.py', 'demo': 'basicsr_nafnet/demo.py'
 }
@@ -99,6 +103,20 @@ def _test_yaml(path, data, checkpoint, **changes):
             node = node[key]
         node[last] = value
     return write_options(opt, path)
+
+
+def _onnx_graph(path, inputs):
+    """A valid ONNX model: the identity on one N x 3 x H x W float input, or the sum of two."""
+    from onnx import TensorProto, checker, helper, save
+    names = ['input', 'other'][:inputs]
+    values = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ['batch', 3, 'height', 'width']) for n in names]
+    node = helper.make_node('Identity' if inputs == 1 else 'Add', names, ['output'])
+    graph = helper.make_graph([node], 'g', values, [helper.make_tensor_value_info('output', TensorProto.FLOAT,
+                                                                                  ['batch', 3, 'height', 'width'])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 8
+    checker.check_model(model)
+    save(model, path)
 
 
 @pytest.fixture(scope='module')
@@ -160,6 +178,14 @@ def world(tmp_path_factory):
         os.makedirs('experiments/empty')
         with open('per_image_bad.csv', 'w') as f:
             f.write('a,b\n1,2\n')
+        # files named .onnx that are not usable networks, and two small valid graphs made by hand
+        open('random.onnx', 'wb').write(np.random.default_rng(0).bytes(4096))
+        open('text.onnx', 'w').write('this is not an onnx model\n')
+        open('empty.onnx', 'wb').close()
+        tiny_checkpoint('checkpoint.onnx')
+        if not DEPLOY_MISSING:
+            _onnx_graph('identity.onnx', inputs=1)
+            _onnx_graph('two_inputs.onnx', inputs=2)
     finally:
         os.chdir(cwd)
     return dict(root=root, top=top, outside=outside)
@@ -218,6 +244,19 @@ CASES = [
     ('deblur-two-inputs-one-output', 'deblur', ['-i', 'dup', '-o', 'out'] + D, 2, ['would both be written']),
     ('deblur-no-images', 'deblur', ['-i', 'noimages', '-o', 'out'] + D, 2, ['no images', 'noimages']),
     ('deblur-unknown-flag', 'deblur', ['-i', 'imgs', '-o', 'out', '--bogus'] + D, 2, ['--bogus']),
+    ('deblur-onnx-missing', 'deblur', ['-i', 'imgs', '-o', 'out', '--model', 'gone.onnx'], 2,
+     ['gone.onnx', 'not found']),
+    ('deblur-onnx-random-bytes', 'deblur', ['-i', 'imgs', '-o', 'out', '--model', 'random.onnx'], 2,
+     ['random.onnx', 'not a valid ONNX model']),
+    ('deblur-onnx-is-a-checkpoint', 'deblur', ['-i', 'imgs', '-o', 'out', '--model', 'checkpoint.onnx'], 2,
+     ['checkpoint.onnx', 'not a valid ONNX model']),
+    ('deblur-runtime-unknown', 'deblur', ['-i', 'imgs', '-o', 'out', '--runtime', 'tensorrt'] + D, 2, ['--runtime']),
+    ('deblur-runtime-with-bf16', 'deblur', ['-i', 'imgs', '-o', 'out', '--runtime', 'openvino', '--bf16'] + D, 2,
+     ['--runtime openvino', 'float32']),
+    ('deblur-onnx-with-compile', 'deblur', ['-i', 'imgs', '-o', 'out', '--model', 'identity.onnx', '--compile'], 2,
+     ['identity.onnx', '--compile']),
+    ('deblur-runtime-torch-for-onnx', 'deblur', ['-i', 'imgs', '-o', 'out', '--model', 'identity.onnx', '--runtime',
+                                                 'torch'], 2, ['--runtime torch', 'identity.onnx']),
     # scripts/prepare_gopro.py
     ('prepare-missing-input', 'prepare_gopro', ['--input', 'nowhere'], 2, ['nowhere', 'no such dataset']),
     ('prepare-input-not-a-zip', 'prepare_gopro', ['--input', 'notes.txt'], 2, ['notes.txt', 'not a zip']),
@@ -277,6 +316,36 @@ CASES = [
      ['--out', 'notes.txt']),
     ('leaderboard-device-banana', 'leaderboard', ['--data', 'data/val', '--device', 'banana'], 2, ['--device']),
     ('leaderboard-precision', 'leaderboard', ['--data', 'data/val', '--precision', 'fp8'], 2, ['--precision']),
+    ('leaderboard-onnx-text', 'leaderboard', ['--data', 'data/val', '--model', 'text.onnx'], 2,
+     ['text.onnx', 'not a valid ONNX model']),
+    ('leaderboard-onnx-empty', 'leaderboard', ['--data', 'data/val', '--model', 'empty.onnx'], 2,
+     ['empty.onnx', 'not a valid ONNX model']),
+    ('leaderboard-onnx-missing', 'leaderboard', ['--data', 'data/val', '--model', 'gone.onnx'], 2,
+     ['gone.onnx', 'not found']),
+    ('leaderboard-onnx-two-inputs', 'leaderboard', ['--data', 'data/val', '--model', 'two_inputs.onnx'], 2,
+     ['two_inputs.onnx', 'expected one float32']),
+    ('leaderboard-runtime-with-precision', 'leaderboard', ['--data', 'data/val', '--model', f'{TINY_SPEC}@tiny.pth',
+                                                           '--runtime', 'onnxruntime', '--precision', 'bf16'], 2,
+     ['--runtime onnxruntime', 'float32']),
+    ('leaderboard-runtime-unknown', 'leaderboard', ['--data', 'data/val', '--runtime', 'tvm'], 2, ['--runtime']),
+    # scripts/export.py
+    ('export-no-out', 'export', ['--model', f'{TINY_SPEC}@tiny.pth'], 2, ['--out']),
+    ('export-out-not-onnx', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'net.pt'], 2, ['--out', '.onnx']),
+    ('export-out-is-a-folder', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'imgs'], 2,
+     ['--out', 'folder']),
+    ('export-out-under-a-file', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'notes.txt/net.onnx'], 2,
+     ['--out', 'notes.txt']),
+    ('export-static-not-hxw', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'n.onnx', '--static', '9by9'],
+     2, ['--static']),
+    ('export-static-too-small', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'n.onnx', '--static', '1x8'],
+     2, ['--static']),
+    ('export-opset-too-old', 'export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'n.onnx', '--opset', '9'], 2,
+     ['--opset 9', '18']),
+    ('export-no-weights', 'export', ['--model', TINY_SPEC, '--out', 'n.onnx'], 2, ['needs trained weights']),
+    ('export-text-checkpoint', 'export', ['--model', 'NAFNet@text.pth', '--out', 'n.onnx'], 2, ['text.pth']),
+    ('export-unknown-arch', 'export', ['--model', 'NoSuchArch@tiny.pth', '--out', 'n.onnx'], 2, ['NoSuchArch']),
+    ('export-onnx-as-model', 'export', ['--model', 'identity.onnx', '--out', 'n.onnx'], 2,
+     ['identity.onnx', 'already an ONNX file']),
     # scripts/compare.py
     ('compare-no-model', 'compare', ['--data', 'data/val', '--out', 'figs'], 2, ['--model']),
     ('compare-unknown-key', 'compare', ['--data', 'data/val', '--model', f'{TINY_SPEC}@tiny.pth', '--key', 'nope',
@@ -382,6 +451,13 @@ CASES = [
 
 _REPORT = []
 _TEST_ROOT = []
+# cases that reach onnx/onnxruntime/openvino (pip install -e .[deploy]); without them the message is the missing
+# package's, tested in test_onnx.py
+DEPLOY_CASES = {
+    'deblur-onnx-random-bytes', 'deblur-onnx-is-a-checkpoint', 'deblur-onnx-with-compile',
+    'deblur-runtime-torch-for-onnx', 'leaderboard-onnx-text', 'leaderboard-onnx-empty', 'leaderboard-onnx-two-inputs',
+    'export-opset-too-old', 'export-no-weights', 'export-text-checkpoint', 'export-unknown-arch', 'export-onnx-as-model'
+}
 
 
 def _run_in_process(command, argv, capsys):
@@ -393,6 +469,8 @@ def _run_in_process(command, argv, capsys):
 @pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_cleanly(case, world, capsys, monkeypatch):
     name, command, argv, expected_status, texts = case
+    if name in DEPLOY_CASES and DEPLOY_MISSING:
+        pytest.skip(f'needs {DEPLOY_MISSING} (pip install -e .[deploy])')
     argv = [a.replace('{outside}', str(world['outside'])) for a in argv]
     monkeypatch.chdir(world['root'])
     before = snapshot(world['top'])
@@ -428,6 +506,7 @@ REAL_CASES = [
     ('compare', ['--data', 'data/val', '--model', f'{TINY_SPEC}@tiny.pth', '--key', 'nope', '--out', 'figs'], 'nope'),
     ('plot_curves', ['experiments/tiny', '--out', 'plots/'], '--out'),
     ('gpu_check', ['out', '--device', 'cpu'], 'needs CUDA'),
+    ('export', ['--model', f'{TINY_SPEC}@tiny.pth', '--out', 'net.pt'], '--out'),
     ('train', ['-opt', 'ok.yml', '--force_yml', 'train:total_iter=abc'], 'train.total_iter'),
     ('test', ['-opt', 'ok_test.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 'text.pth'),
 ]

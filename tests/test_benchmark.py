@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 
+import pytest
 import torch
 
 from basicsr_nafnet.archs.arch_util import LayerNorm2d
@@ -11,6 +12,8 @@ from basicsr_nafnet.bench.report import format_markdown
 from basicsr_nafnet.bench.speed import PATHS, run_benchmark
 from basicsr_nafnet.bench.training import TRAIN_MODES
 from basicsr_nafnet.bench.timing import peak_memory
+from basicsr_nafnet.errors import UserError
+from basicsr_nafnet.inference.runtimes import deploy_packages_missing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,3 +125,25 @@ def test_layernorm_benchmark_quick():
                                   batch=1, size=(16, 16), runs=1)
     print(format_layernorm_markdown(results))
     assert results['custom']['seconds'] > 0 and results['plain']['peak_mb'] > 0
+
+
+@pytest.mark.skipif(bool(deploy_packages_missing()), reason='pip install -e .[deploy] for the runtime paths')
+def test_runtime_paths_report_time_accuracy_memory_and_matmul_fraction():
+    results = run_benchmark(archs=['ResidualCNN'], sizes=[(16, 24)], paths=['onnxruntime', 'openvino'], runs=1,
+                            quick=True, tiled=False, train=False, log=lambda line: None)
+    entry = results['archs']['ResidualCNN']
+    assert entry['onnx_export_seconds'] > 0 and set(results['runtimes']) == {'onnxruntime', 'openvino'}
+    for path in ('onnxruntime', 'openvino'):
+        r = entry['inference']['16x24'][path]
+        assert r['max_abs_diff'] <= 1e-4 and r['ratio'] > 0 and r['fraction_of_fp32_matmul'] > 0
+        assert r['peak_method'] == 'rss' and r['peak_mb'] is not None and r['peak_mb'] >= 0
+    assert entry['inference']['16x24']['eager']['peak_method'] == 'torch'
+    table = format_markdown(results)
+    assert '| onnxruntime |' in table and '(RSS)' in table and 'Peak memory of the runtimes (RSS)' in table
+
+
+def test_runtime_paths_are_cpu_only():
+    # 'meta' stands in for a GPU (any device but the CPU), which this machine may not have
+    with pytest.raises(UserError, match='--device cpu'):
+        run_benchmark(archs=['ResidualCNN'], sizes=[(16, 16)], paths=['onnxruntime'], device='meta', quick=True,
+                      tiled=False, train=False, log=lambda line: None)

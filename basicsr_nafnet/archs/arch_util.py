@@ -172,9 +172,9 @@ def pad_to_multiple(x, multiple):
     """Zero-pad the bottom and right of an NCHW tensor so H and W are multiples of ``multiple``."""
     h, w = x.shape[-2:]
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h))
-    return x
+    # unconditional: `if pad_h or pad_w` branches on sizes torch.export traces as symbols; a zero pad copies
+    # only the 3-channel input
+    return F.pad(x, (0, pad_w, 0, pad_h))
 
 
 def make_down(kind, chan):

@@ -36,14 +36,17 @@ class LocalAvgPool2d(nn.Module):
     def forward(self, x):
         h, w = x.shape[-2:]
         kh, kw = self.window
-        if kh >= h and kw >= w:
+        # torch.export (ONNX export) traces H and W as symbols, and a Python branch on them would fix the graph
+        # to the example's size: the traced formulation decides nothing in Python and is the same function
+        box_mean = _box_mean_traced if torch.compiler.is_exporting() else _box_mean
+        if box_mean is _box_mean and kh >= h and kw >= w:
             return F.adaptive_avg_pool2d(x, 1)
         if self.fast_imp:
             stride = max(1, min(kh, kw) // 8)
             if stride > 1:
-                coarse = _box_mean(x[..., ::stride, ::stride], max(1, kh // stride), max(1, kw // stride))
+                coarse = box_mean(x[..., ::stride, ::stride], max(1, kh // stride), max(1, kw // stride))
                 return F.interpolate(coarse, size=(h, w), mode='nearest')
-        return _box_mean(x, kh, kw)
+        return box_mean(x, kh, kw)
 
 
 def _window_sums(t, dim, k):
@@ -74,6 +77,33 @@ def _box_mean(x, kh, kw):
     out_h, out_w = out.shape[-2:]
     pad = ((w - out_w) // 2, (w - out_w + 1) // 2, (h - out_h) // 2, (h - out_h + 1) // 2)
     return F.pad(out, pad, mode='replicate') if any(pad) else out
+
+
+def _window_means_traced(t, dim, k):
+    """Mean of the ``k`` entries along ``dim`` (``-1`` or ``-2``) of the window each position reads.
+
+    The window of position ``i`` starts at ``clamp(i - (k - 1) // 2, 0, n - k)`` and ends at most at ``n``: where
+    ``k`` fits, these are :func:`_box_mean`'s valid windows with its replicated border; where it does not, every
+    window is the whole axis. Start and end are index tensors, so the only symbolic sizes are ``n`` and ``n + 1``.
+    """
+    n = t.shape[dim]
+    idx = torch.arange(n, device=t.device)
+    start = (idx - (k - 1) // 2).clamp(max=n - k).clamp(min=0)  # in this order: n - k < 0 gives 0
+    end = (start + k).clamp(max=n)
+    running = F.pad(t.cumsum(dim), (1, 0) if dim == -1 else (0, 0, 1, 0))  # running[j] = sum of the first j
+    sums = running.index_select(dim, end) - running.index_select(dim, start)
+    count = (end - start).to(t.dtype)
+    return sums / (count if dim == -1 else count[:, None])
+
+
+def _box_mean_traced(x, kh, kw):
+    """:func:`_box_mean` (and the global mean where the window covers the map) without Python decisions on H, W.
+
+    Used while ``torch.export`` traces the network: every size-dependent choice is an index computed by tensor ops.
+    NCHW float32 in and out.
+    """
+    offset = x.mean((-2, -1), keepdim=True)
+    return _window_means_traced(_window_means_traced(x - offset, -1, kw), -2, kh) + offset
 
 
 def convert_to_local(net, train_size=(1, 3, 256, 256), fast_imp=False):

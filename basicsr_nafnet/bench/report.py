@@ -54,11 +54,19 @@ def format_markdown(results):
                                  f"not run ({r['skipped']}) | | | | | | |")
                     continue
                 frac = r.get('fraction_of_fp32_matmul')
+                peak = _fmt(r['peak_mb'], '.0f') + (' (RSS)' if r.get('peak_method') == 'rss' else '')
                 lines.append(
                     f"| {name} | {entry['params'] / 1e6:.3f} | {entry['macs'] / 1e9:.3f} | {size} | {p} | "
                     f"{r['seconds'] * 1e3:.1f}{_one_run_mark(r, results)} | {_fmt(r['ratio'], '.2f')}x | "
-                    f"{_fmt(r['peak_mb'], '.0f')} | {r['ms_per_mp']:.0f} | {_fmt(r['gflops'], '.1f')} | {_fmt(frac and frac * 100, '.1f')} | "
+                    f"{peak} | {r['ms_per_mp']:.0f} | {_fmt(r['gflops'], '.1f')} | "
+                    f"{_fmt(frac and frac * 100, '.1f')} | "
                     f"{_fmt(r['max_abs_diff'], '.1e')} |")
+    if results.get('peak_memory_method_runtimes'):
+        exported = [f"{name} {e['onnx_export_seconds']:.0f} s" for name, e in results['archs'].items()
+                    if 'onnx_export_seconds' in e]
+        lines += ['', 'Runtimes: ' + ', '.join(f'{k} {v}' for k, v in results['runtimes'].items()) +
+                  ' (float32, the threads PyTorch uses); ONNX export (once per arch, fused, dynamic sizes): ' +
+                  (', '.join(exported) or '-') + '.', f"Peak memory of the {results['peak_memory_method_runtimes']}."]
     bounds = _matmul_bounds(results)
     if bounds:
         lines += ['', 'At the fp32 matmul rate: the time the MACs would take running as fast as the 2048^3 matmul '

@@ -4,16 +4,22 @@ For every arch at its GoPro configuration (:mod:`.configs`): parameters, MACs, i
 memory per execution path of :mod:`basicsr_nafnet.inference` (with the ratio to plain float32 NCHW eager,
 the way the official code runs), cost per megapixel, achieved GFLOP/s against the matmul throughput
 measured in the same run, training steps per mode (:mod:`.training`), and tiled 4K inference of
-NAFNet-width32. How time and memory are measured: :mod:`.timing`.
+NAFNet-width32. ONNX Runtime and OpenVINO run the same weights exported once per arch (:mod:`.runtimes`).
+How time and memory are measured: :mod:`.timing`, :mod:`.runtimes`.
 """
+import tempfile
 import time
 from collections import OrderedDict
 
 import torch
 
+from ..errors import UserError
 from ..evaluation.complexity import count_macs
 from ..inference import prepare_for_inference, synchronize, tiled_forward
+from ..inference.runtimes import make_runtime_runner
 from .configs import TINY_CONFIGS, build_arch, gopro_configs
+from .runtimes import (RSS_METHOD, RUNTIME_PATHS, available_runtime_paths, export_for_benchmark,
+                       runtime_peak_memory, runtime_versions)
 from .timing import PEAK_MEMORY_METHOD, machine_description, matmul_gflops, peak_memory, time_guarding_slow
 from .training import DEFAULT_TRAIN_MODES, TRAIN_MODES, benchmark_training, gopro_recipe
 
@@ -30,15 +36,23 @@ PATHS = OrderedDict([
     ('fp16', dict(precision='fp16')),
     ('compile', dict(compile=True)),
     ('compile_unfused', dict(compile=True, fuse=False)),
+    ('onnxruntime', dict(runtime='onnxruntime')),  # the exported network (see .runtimes), CPU only
+    ('openvino', dict(runtime='openvino')),
 ])
-DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast'],
+DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast', 'onnxruntime',
+                         'openvino'],
                  'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16', 'compile']}
 
 
-def make_path(net, path):
-    """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`)."""
+def make_path(net, path, onnx_file=None):
+    """A float32-NCHW-in, float32-out callable for execution path ``path`` (a key of :data:`PATHS`).
+
+    ``onnx_file``: the exported network, for the runtime paths.
+    """
     if path not in PATHS:
         raise ValueError(f"unknown execution path '{path}'; choose from: {', '.join(PATHS)}")
+    if path in RUNTIME_PATHS:
+        return make_runtime_runner(onnx_file, path, key='benchmark export')
     if PATHS[path] is None:
 
         def eager(x):
@@ -49,7 +63,7 @@ def make_path(net, path):
     return prepare_for_inference(net, **PATHS[path])
 
 
-def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slow_factor=None):
+def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slow_factor=None, onnx_file=None):
     """Time, peak memory and accuracy of each path on one 1 x 3 x H x W input.
 
     Args:
@@ -60,6 +74,7 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
             Compiled paths get one more call before, so their compiling is not counted; dynamo's caches
             are reset first, so each size is compiled for its own shape, as a program deblurring frames
             of one size would have it (not as a shape-generic graph after a second size).
+        onnx_file (str | None): ``net`` exported, for the runtime paths (their peak is RSS growth, see .runtimes).
 
     Returns:
         dict[str, dict]: Per path: ``seconds``, ``runs`` (timed calls behind ``seconds``), ``ratio``
@@ -70,7 +85,7 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
     h, w = size
     torch.manual_seed(1)
     x = torch.rand(1, 3, h, w, device=device)
-    runners = OrderedDict((p, make_path(net, p)) for p in paths)
+    runners = OrderedDict((p, make_path(net, p, onnx_file)) for p in paths)
     calls = OrderedDict((p, (lambda r=r: r(x))) for p, r in runners.items())
     compiled = [p for p in paths if (PATHS[p] or {}).get('compile')]
     if compiled:
@@ -87,10 +102,11 @@ def benchmark_inference(net, paths, size, runs, device, macs_per_pixel=None, slo
     base = seconds.get('eager')
     megapixels = h * w / 1e6
     for p, call in calls.items():
-        peak = peak_memory(call, device)
+        peak = runtime_peak_memory(onnx_file, p, x) if p in RUNTIME_PATHS else peak_memory(call, device)
         results[p] = dict(
             seconds=seconds[p],
             runs=1 if p in slow else runs,
+            peak_method='rss' if p in RUNTIME_PATHS else 'torch',
             ratio=base / seconds[p] if base else None,
             peak_mb=peak / 2**20 if peak is not None else None,
             ms_per_mp=seconds[p] * 1e3 / megapixels,
@@ -161,24 +177,34 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
     unknown = [a for a in archs if a not in configs]
     if unknown:
         raise ValueError(f"no benchmark configuration for {unknown}; known: {', '.join(configs)}")
+    explicit = paths is not None
     paths = list(paths or DEFAULT_PATHS[device.type])
     paths = ['eager'] + [p for p in paths if p != 'eager']
     for p in paths:
         if p not in PATHS:
             raise ValueError(f"unknown execution path '{p}'; choose from: {', '.join(PATHS)}")
+    if device.type != 'cpu' and set(paths) & set(RUNTIME_PATHS):
+        raise UserError('the onnxruntime and openvino paths run on the CPU: benchmark them with --device cpu')
     train_modes = ['fp32'] + [m for m in train_modes or DEFAULT_TRAIN_MODES[device.type] if m != 'fp32']
     for m in train_modes:
         if m not in TRAIN_MODES:
             raise ValueError(f"unknown training mode '{m}'; choose from: {', '.join(TRAIN_MODES)}")
     recipe = recipe or gopro_recipe()
+    if not explicit:  # the defaults skip a runtime that is not installed; asked for by name, it is required below
+        paths, dropped = available_runtime_paths(paths)
+        if dropped:
+            log(f"not installed, skipped: {', '.join(dropped)} (pip install -e .[deploy])")
     results = OrderedDict(machine=machine_description(device), device=device.type,
                           peak_memory_method=PEAK_MEMORY_METHOD[device.type], runs=runs, quick=quick,
-                          slow_factor=slow_factor)
+                          slow_factor=slow_factor, runtimes=runtime_versions(paths))
+    if results['runtimes']:
+        results['peak_memory_method_runtimes'] = RSS_METHOD
     results['matmul_gflops'] = {
         'fp32': matmul_gflops(device, torch.float32, n=512 if quick else 2048),
         'bf16': matmul_gflops(device, torch.bfloat16, n=512 if quick else 2048)}
     log(f"matmul GFLOP/s: fp32 {results['matmul_gflops']['fp32']:.1f}, bf16 {results['matmul_gflops']['bf16']:.1f}")
     results['archs'] = OrderedDict()
+    exports = tempfile.TemporaryDirectory(prefix='bench-onnx-')  # removed when the run ends
     for name in archs:
         net = build_arch(name, configs[name], device)
         h0, w0 = sizes[0] if sizes else train_size
@@ -186,11 +212,15 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
         entry = OrderedDict(config=configs[name], params=params, macs_size=[h0, w0], macs=macs, inference=OrderedDict())
         log(f'{name}: {params / 1e6:.3f} M params, {macs / 1e9:.3f} GMACs at {h0}x{w0}')
         too_slow = {}  # path -> why it is not run at the larger sizes
+        onnx_file = None
+        if sizes and set(paths) & set(RUNTIME_PATHS):
+            onnx_file, entry['onnx_export_seconds'] = export_for_benchmark(net, exports.name, name)
+            log(f"  exported to ONNX in {entry['onnx_export_seconds']:.0f} s")
         for h, w in sizes:
             # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible)
             run_paths = [p for p in paths if p not in too_slow]
             res = benchmark_inference(net, run_paths, (h, w), runs, device, macs_per_pixel=macs / (h0 * w0),
-                                      slow_factor=slow_factor)
+                                      slow_factor=slow_factor, onnx_file=onnx_file)
             for p, r in res.items():
                 if r['gflops'] is not None:
                     r['fraction_of_fp32_matmul'] = r['gflops'] / results['matmul_gflops']['fp32']
@@ -214,4 +244,5 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
         net = build_arch('NAFNet', builtin['NAFNet'], device)
         results['tiled'] = benchmark_tiled(net, tile_size, tile, overlap, device)
         log(f"tiled {tile_size[0]}x{tile_size[1]}: peak {results['tiled']['peak_mb']} MB")
+    exports.cleanup()
     return results

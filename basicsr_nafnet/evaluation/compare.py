@@ -14,7 +14,7 @@ from ..fileio import check_component
 from ..inference import tiled_forward
 from ..visualize.drawing import write_png
 from ..visualize.figures import comparison_figure
-from .model_spec import build_model, parse_model_spec
+from .model_spec import build_model, make_runner, parse_model_spec
 from .runner import to_uint8
 from .testset import open_testset
 
@@ -102,7 +102,8 @@ def compare_models(data,
         raise UserError(f'{data}: no pair with key(s) {", ".join(unknown)}')
     for key in keys:  # each becomes <out_dir>/<key>.png
         check_component(key, f'image key {key!r}')
-    nets = [(spec.name, build_model(spec, device)) for spec in specs]
+    # an .onnx spec runs on ONNX Runtime (on the CPU; outputs come back to ``device``)
+    nets = [(spec.name, make_runner(spec) if spec.onnx else build_model(spec, device)) for spec in specs]
     written = []
     for key in tqdm(keys, desc='figures', unit='img'):
         blur, sharp = testset.read(key)

@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from ..fileio import atomic_write
-from ..inference import prepare_for_inference
+from ..inference.runtimes import onnx_parameter_count
 
 from . import report
 from .complexity import count_macs, count_params
-from .model_spec import build_model, parse_model_spec
+from .model_spec import build_model, check_export_cache, check_runtime, make_runner, parse_model_spec
 from .published import published_rows
 from .runner import Variant, evaluate_variant, make_forward, summarize
 from .testset import open_testset
@@ -128,7 +128,8 @@ def run_leaderboard(data,
                     resume=True,
                     log=print,
                     precision='fp32',
-                    compile=False):
+                    compile=False,
+                    runtime=None):
     """Score networks on a paired test set and build the leaderboard.
 
     Args:
@@ -147,6 +148,9 @@ def run_leaderboard(data,
             channels_last, see :func:`~basicsr_nafnet.inference.prepare_for_inference`), 'bf16' or 'fp16'.
         compile (bool): ``torch.compile`` each network (its first image then includes the compile
             time; the runtime column is a median, so it does not).
+        runtime (str | None): 'onnxruntime' or 'openvino': run every PyTorch spec there, exported once and
+            cached beside its checkpoint (see :func:`~basicsr_nafnet.evaluation.model_spec.make_runner`);
+            ``.onnx`` specs run on ONNX Runtime unless this says 'openvino'. None or 'torch': PyTorch.
 
     Returns:
         dict: ``rows`` (list of dicts), ``per_image`` (list of dicts), ``markdown`` (str), ``paths``
@@ -155,7 +159,13 @@ def run_leaderboard(data,
     device = torch.device(device)
     testset = open_testset(data)
     # every spec is parsed and every checkpoint loaded before the long work, so a typo fails fast
-    nets = [(spec, build_model(spec, 'cpu')) for spec in map(parse_model_spec, models)]
+    specs = [parse_model_spec(m) for m in models]
+    check_runtime(specs, runtime, precision, compile)
+    nets = [(spec, None if spec.onnx else build_model(spec, 'cpu')) for spec in specs]
+    if runtime not in (None, 'torch'):
+        for spec, net in nets:
+            if net is not None:
+                check_export_cache(spec, net)
     cache_dir = os.path.join(out_dir, 'cache') if out_dir else None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
@@ -197,28 +207,43 @@ def run_leaderboard(data,
             checkpoint=None)
 
     for spec, net in nets:
-        net = net.to(device)
-        model_id = [spec.network, _file_identity(spec.checkpoint), spec.key]
-        size = _cached_json(cache_file(['size', spec.network], 'json'),
-                            lambda: dict(params=count_params(net), macs=count_macs(net)))
-        pooling_warning = global_pooling_warning(spec.name, net, frame_hw, tlc_train_size)
-        if pooling_warning and not tlc:
-            log(f'warning: {pooling_warning}')
+        # an .onnx spec runs on ONNX Runtime unless --runtime openvino; a PyTorch spec on --runtime or PyTorch
+        spec_runtime = (runtime if runtime in ('onnxruntime', 'openvino') else 'onnxruntime') if spec.onnx else \
+            (runtime if runtime not in (None, 'torch') else None)
+        pooling_warning = None
+        if spec.onnx:
+            model_id = [None, _file_identity(spec.onnx), None]
+            size = _cached_json(cache_file(['size', model_id], 'json'),
+                                lambda: dict(params=onnx_parameter_count(spec.onnx), macs=None))
+        else:
+            net = net.to(device if spec_runtime is None else 'cpu')
+            model_id = [spec.network, _file_identity(spec.checkpoint), spec.key]
+            size = _cached_json(cache_file(['size', spec.network], 'json'),
+                                lambda: dict(params=count_params(net), macs=count_macs(net)))
+            pooling_warning = global_pooling_warning(spec.name, net, frame_hw, tlc_train_size)
+            if pooling_warning and not tlc:
+                log(f'warning: {pooling_warning}')
         for variant in variants_for(tlc, tile, overlap, x8):
-            runner = net
+            variant_net, extra = net, None
             if variant.tlc:
-                runner = _with_tlc(net, tlc_train_size)
-                if runner is None:
+                if spec.onnx:
+                    log(f'{spec.name}: no TLC row (the graph of an ONNX file is fixed; export a NAFNetLocal or '
+                        'BaselineLocal, or pass the PyTorch spec with --runtime)')
+                    continue
+                variant_net = _with_tlc(net, tlc_train_size)
+                if variant_net is None:
                     log(f'{spec.name}: no TLC row (the arch has no global pooling to convert, or already uses TLC)')
                     continue
+                extra = dict(tlc_train_size=tlc_train_size)
             if device.type == 'cuda':
                 torch.cuda.reset_peak_memory_stats(device)
             fingerprint = [
                 model_id,
                 variant.fingerprint(), tlc_train_size if variant.tlc else None, data_id,
                 str(device), ssim_2d, precision
-            ] + (['compile'] if compile else [])
-            records = evaluate_variant(make_forward(prepare_for_inference(runner, precision, compile=compile), variant),
+            ] + (['compile'] if compile else []) + ([spec_runtime] if spec_runtime else [])
+            runner = make_runner(spec, variant_net, spec_runtime, precision, compile, extra=extra, log=log)
+            records = evaluate_variant(make_forward(runner, variant),
                                        testset,
                                        device,
                                        cache_file(fingerprint, 'jsonl'),
@@ -226,20 +251,24 @@ def run_leaderboard(data,
                                        desc=f'{spec.name} {variant.label}')
             peak = _cached_json(cache_file(fingerprint + ['peak'], 'json'), lambda: _peak_memory_mb(device))
             label = variant.label
-            if label == 'plain' and _uses_tlc(net):
+            if label == 'plain' and net is not None and _uses_tlc(net):
                 label = 'TLC (arch)'  # e.g. NAFNetLocal from an official test option file
+            if spec_runtime:
+                label += f' ({spec_runtime})'
             add_row(spec.name,
                     label,
                     records,
                     params=size['params'],
-                    macs=size['macs'] * (8 if variant.x8 else 1),
+                    macs=size['macs'] * (8 if variant.x8 else 1) if size['macs'] is not None else None,
                     peak_mem_mb=peak,
-                    device=_device_name(device),
+                    device=runner.device_name if spec_runtime else _device_name(device),
                     precision=precision,
+                    engine=spec_runtime or 'torch',
                     source='measured here',
                     note=_row_note(spec, variant, pooling_warning),
-                    checkpoint=spec.checkpoint)
-        net.cpu()
+                    checkpoint=spec.checkpoint or spec.onnx)
+        if net is not None:
+            net.cpu()
     if published:
         rows.extend(published_rows())
 
@@ -249,7 +278,7 @@ def run_leaderboard(data,
 
 
 def _row_note(spec, variant, pooling_warning):
-    notes = [] if spec.checkpoint else ['untrained (random weights)']
+    notes = [] if spec.checkpoint or spec.onnx else ['untrained (random weights)']
     if pooling_warning and not variant.tlc and not variant.tile:
         notes.append('global pooling over frames larger than the training crops; published numbers use TLC (--tlc)')
     return '; '.join(notes) or None

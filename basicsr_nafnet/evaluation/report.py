@@ -15,7 +15,7 @@ from .complexity import MACS_NOTE
 __all__ = ['ROW_FIELDS', 'markdown_table', 'write_outputs']
 
 ROW_FIELDS = ('name', 'variant', 'psnr', 'ssim', 'ssim_2d', 'params', 'macs', 'runtime_s', 'peak_mem_mb', 'device',
-              'images', 'dataset', 'source', 'note', 'checkpoint')
+              'engine', 'images', 'dataset', 'source', 'note', 'checkpoint')
 SSIM_NOTE = ('SSIM: the GoPro protocol (MATLAB-style SSIM over the H x W x 3 volume, 11x11x11 Gaussian window); '
              'SSIM 2-D, where shown, is BasicSR\'s per-channel form, which scores lower. PSNR: RGB, uint8, crop 0.')
 

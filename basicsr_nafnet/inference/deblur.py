@@ -18,6 +18,7 @@ import torch
 from ..errors import UserError
 from ..fileio import IMAGE_EXTENSIONS, atomic_write, is_inside
 from .paths import InferenceRunner, prepare_for_inference
+from .runtimes import RuntimeRunner
 from .tiling import tiled_forward
 
 __all__ = [
@@ -212,8 +213,10 @@ def write_photo(path, rgb, meta):
 
 
 def _prepared(net, precision, compile=False):
-    """The network as it runs: ``net`` itself when already prepared, else its execution path (made once)."""
-    return net if isinstance(net, InferenceRunner) else prepare_for_inference(net, precision, compile=compile)
+    """The network as it runs: ``net`` when already prepared (or a runtime), else its execution path (made once)."""
+    if isinstance(net, (InferenceRunner, RuntimeRunner)):
+        return net
+    return prepare_for_inference(net, precision, compile=compile)
 
 
 def _restore(runner, rgb, device, tile, overlap):
@@ -227,8 +230,9 @@ def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'
     """Run ``net`` on one ``H x W x 3`` float RGB image; returns the same layout, clipped to [0, 1].
 
     Args:
-        net (nn.Module): The network, already on ``device``, or an ``InferenceRunner`` from
-            :func:`~basicsr_nafnet.inference.prepare_for_inference` (then ``precision`` is its own).
+        net (nn.Module): The network, already on ``device``, an ``InferenceRunner`` from
+            :func:`~basicsr_nafnet.inference.prepare_for_inference` (then ``precision`` is its own), or a
+            :class:`~basicsr_nafnet.inference.runtimes.RuntimeRunner` (ONNX Runtime, OpenVINO).
         rgb (ndarray): The image.
         device (str | torch.device): Where to compute.
         tile (int | None), overlap (int): Tiled inference (see :func:`~basicsr_nafnet.inference.tiled_forward`).
@@ -257,7 +261,7 @@ def deblur_files(net,
 
     Args:
         net (nn.Module): The network, already on ``device`` and in eval mode (prepared here, once, for
-            ``precision`` and ``compile``), or an ``InferenceRunner`` already prepared.
+            ``precision`` and ``compile``), or an ``InferenceRunner`` or ``RuntimeRunner`` already prepared.
         inputs (list[str]): Files and/or folders.
         out_dir (str): Output folder.
         device, tile, overlap, precision: See :func:`deblur_array`.
