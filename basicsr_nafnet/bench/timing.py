@@ -10,6 +10,7 @@ CPU, PyTorch has no allocator statistics, so one extra call runs under ``torch.p
 the most bytes PyTorch's CPU allocator held at once during the call on top of what was held before
 (weights, input). Buffers oneDNN or MKL allocate internally are not included.
 """
+import os
 import platform
 import statistics
 import time
@@ -101,6 +102,9 @@ def peak_memory(fn, device):
         fn()
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
+    # Kineto prints its start/stop markers and a CUDA probe error to stderr on every profiled call; above
+    # level 5 it is quiet. A value the user set wins.
+    os.environ.setdefault('KINETO_LOG_LEVEL', '6')
     from torch.profiler import ProfilerActivity, profile
     try:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
