@@ -216,7 +216,8 @@ class ImageRestorationModel(SRModel):
         metrics = val_opt.get('metrics') or {}
         rank, world = self.opt.get('rank', 0), self.opt.get('world_size', 1)
         indices = range(rank, len(dataset), world)
-        sums = torch.zeros(len(metrics) + 1, dtype=torch.float64)
+        # on the model's device: NCCL reduces CUDA tensors only (gloo either)
+        sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=self.device)
         pbar = tqdm(total=len(indices), unit='image', desc=f'val {dataset_name}',
                     disable=rank != 0 or not val_opt.get('pbar', True), leave=False)
         for index in indices:
@@ -247,7 +248,7 @@ class ImageRestorationModel(SRModel):
         pbar.close()
 
         if self.opt['dist']:
-            dist.all_reduce(sums)  # gloo and NCCL both reduce float64 on their device
+            dist.all_reduce(sums)
         if not metrics:
             return
         count = max(1.0, sums[-1].item())
