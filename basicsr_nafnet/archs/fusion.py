@@ -62,9 +62,9 @@ def normalize_channels(x, eps):
 def _conv_params(conv):
     """Weight and bias of a conv in float64, for folding with little rounding."""
     w = conv.weight.detach().double()
-    b = conv.bias.detach().double() if conv.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64,
-                                                                             device=w.device)
-    return w, b
+    if conv.bias is None:
+        return w, torch.zeros(w.shape[0], dtype=torch.float64, device=w.device)
+    return w, conv.bias.detach().double()
 
 
 def _set_conv(conv, weight, bias):

@@ -193,7 +193,8 @@ def format_report(r):
         '| route | seconds | MP/s | main peak MiB | largest worker peak MiB |',
         '| --- | --- | --- | --- | --- |',
     ]
-    routes = (('ours, 1 worker', ours1), ('ours, 2 workers', ours2), ('two-pass (PNG crops + make_lmdb), 2 workers', two))
+    routes = (('ours, 1 worker', ours1), ('ours, 2 workers', ours2),
+              ('two-pass (PNG crops + make_lmdb), 2 workers', two))
     for name, e in routes:
         memory = [f'{v:.0f}' if v is not None else 'n/a' for v in (e['main_peak_mib'], e['worker_peak_mib'])]
         lines.append(f"| {name} | {e['seconds']:.2f} | {e['megapixels_per_s']:.1f} | {memory[0]} | {memory[1]} |")

@@ -42,9 +42,8 @@ def format_markdown(results):
              f"Matmul 2048^3: fp32 {results['matmul_gflops']['fp32']:.1f} GFLOP/s, "
              f"bf16 {results['matmul_gflops']['bf16']:.1f} GFLOP/s.",
              f"Peak memory: {results['peak_memory_method']}.", '',
-             f'| arch | params (M) | GMACs {_macs_size(results)} | size | path | ms | speed-up vs eager | peak MB | ms/MP '
-             '| GFLOP/s '
-             '| % fp32 matmul | max abs diff |',
+             f'| arch | params (M) | GMACs {_macs_size(results)} | size | path | ms | speed-up vs eager '
+             '| peak MB | ms/MP | GFLOP/s | % fp32 matmul | max abs diff |',
              '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
     for name, entry in results['archs'].items():
         for size, res in entry['inference'].items():

@@ -198,7 +198,7 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
         if not pairs:
             raise DatasetError(f'{source.root}: no {split} pairs')
         split_problems, sizes = _check_images(source, split, pairs, crop_size if split == 'train' else None,
-                                                     progress)
+                                              progress)
         problems += split_problems
         plan[split] = (layout, pairs, sizes)
     if problems:
@@ -249,4 +249,3 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
             if progress:
                 tqdm.write(f'{split}: verified {count} records on each side')
     return paths
-

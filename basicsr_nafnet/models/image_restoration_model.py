@@ -297,4 +297,3 @@ class ImageRestorationModel(SRModel):
             self.grad_scaler.load_state_dict(resume_state['grad_scaler'])
         if resume_state.get('torch_rng') is not None:
             torch.set_rng_state(resume_state['torch_rng'])
-
