@@ -527,27 +527,41 @@ def test_real_entry_points_print_one_line(command, argv, text, world):
 # ------------------------------------------------------------------------------------------------ Ctrl-C
 
 
+def _start_interruptible(argv, cwd):
+    """Start a command in its own process group, with Ctrl-C at its default even where this suite ignores it.
+
+    A suite started in the background of a non-interactive shell (``cmd &``) inherits SIGINT ignored, and
+    Python then installs no KeyboardInterrupt handler in its children: the command would never see Ctrl-C.
+    """
+    return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def _interrupt_when(proc, ready, settle=0.0, timeout=120):
     """Send Ctrl-C (SIGINT to the process group, as a terminal does) ``settle`` seconds after ``ready()``."""
-    deadline = time.time() + timeout
-    while not ready():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, 'never got ready'
-        time.sleep(0.05)
-    # Python drops a KeyboardInterrupt raised inside its own at-fork handlers (logging's lock release), so
-    # a Ctrl-C landing exactly while the worker pool forks is lost: wait until the pool is working
-    time.sleep(settle)
-    os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, err
+    try:
+        deadline = time.time() + timeout
+        while not ready():
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, 'never got ready'
+            time.sleep(0.05)
+        # Python drops a KeyboardInterrupt raised inside its own at-fork handlers (logging's lock release), so
+        # a Ctrl-C landing exactly while the worker pool forks is lost: wait until the pool is working
+        time.sleep(settle)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, err
+    finally:
+        if proc.poll() is None:  # a failed test leaves no command running (it would slow the rest of the suite)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_ctrl_c_while_converting_keeps_finished_splits_and_leaves_no_partial(tmp_path):
     make_synthetic_gopro(str(tmp_path / 'big'), train=60, test=1, size=(128, 128), progress=False)
-    proc = subprocess.Popen([PYTHON, os.path.join(ROOT, 'scripts', 'prepare_gopro.py'), '--input', 'big', '--splits',
-                             'test', 'train', '--crop-size', '16', '--step', '4', '--workers', '1', '--no-progress'],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = _start_interruptible([PYTHON, os.path.join(ROOT, 'scripts', 'prepare_gopro.py'), '--input', 'big',
+                                 '--splits', 'test', 'train', '--crop-size', '16', '--step', '4', '--workers', '1',
+                                 '--no-progress'], tmp_path)
     status, err = _interrupt_when(proc, lambda: (tmp_path / 'big' / 'train' / 'blur_crops.lmdb.partial').exists(),
                                   settle=0.5)
     assert status == 130, err
@@ -564,8 +578,7 @@ def test_ctrl_c_while_training_leaves_complete_checkpoints(tmp_path):
     data = make_paired_folders(str(tmp_path / 'data'))
     opt = write_options(tiny_options(data, name='long', total_iter=100000, logger__save_checkpoint_freq=2,
                                      val__val_freq=100000), tmp_path / 'long.yml')
-    proc = subprocess.Popen([PYTHON, os.path.join(ROOT, 'basicsr_nafnet', 'train.py'), '-opt', opt], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _start_interruptible([PYTHON, os.path.join(ROOT, 'basicsr_nafnet', 'train.py'), '-opt', opt], tmp_path)
     states = tmp_path / 'experiments' / 'long' / 'training_states'
     status, err = _interrupt_when(proc, lambda: states.is_dir() and len(os.listdir(states)) >= 2)
     assert status == 130, err
