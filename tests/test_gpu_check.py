@@ -183,10 +183,25 @@ def made_up_results():
 def test_summary_verdicts():
     summary = format_summary(made_up_results())
     # bf16 is faster but outside its 2e-2 tolerance, compile fell back to eager: fp16 is the fastest path that counts
-    assert '720p, fastest path within its tolerance: fp16 3.20x plain eager (target >= 3x: met)' in summary
+    assert ('720p, fastest path within its tolerance: fp16 3.20x plain eager (target >= 3x: met; float32 paths '
+            'within 1.0e-04)') in summary
     assert 'compile (compiling failed: ran eagerly) (compile step)' in summary
     assert 'Training batch 4, bf16_channels_last: 1.60x fp32 it/s (target >= 1.8x: not met' in summary
     # noise = max(|-0.02|, 0.05) = 0.05 dB: +0.04 is alike, -0.08 is not
     assert '| bf16_autocast | 30.040 | +0.040 | -20.00 -> -25.00 | 5.00 | yes |' in summary
     assert '| bf16_channels_last | 29.920 | -0.080 | -20.00 -> -25.00 | 5.00 | NO |' in summary
     assert '`pytest -m cuda`: no report.' in summary and 'Environment: not recorded.' in summary
+
+
+def test_float32_paths_are_held_to_tf32_rounding_where_cudnn_uses_tf32():
+    results = made_up_results()
+    sizes = results['steps']['inference']['result']['sizes']['720x1280']
+    sizes['fp16']['ratio'] = 1.3  # now the fastest by ratio is 'default' (1.5x), 4e-4 from eager as TF32 leaves it
+    sizes['default']['max_abs_diff'] = 4e-4
+    assert 'fastest path within its tolerance: fp16 1.30x' in format_summary(results)  # 4e-4 > 1e-4: not counted
+    results['steps']['env'] = dict(status='ok', limit_s=30, seconds=1, result=dict(tf32_cudnn=True))
+    summary = format_summary(results)
+    assert ('fastest path within its tolerance: default 1.50x plain eager (target >= 3x: not met; float32 paths '
+            'within 9.8e-04, TF32 convolutions)') in summary
+    sizes['default']['max_abs_diff'] = 2e-3  # beyond TF32 rounding too
+    assert 'fastest path within its tolerance: fp16 1.30x' in format_summary(results)
