@@ -12,7 +12,8 @@ import uuid
 
 from .errors import UserError
 
-__all__ = ['IMAGE_EXTENSIONS', 'atomic_open', 'atomic_write', 'check_component', 'is_inside']
+__all__ = ['IMAGE_EXTENSIONS', 'atomic_open', 'atomic_save', 'atomic_write', 'check_component', 'is_inside',
+           'to_builtin']
 
 # the image files every command reads (lower-case; compare with name.lower())
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -76,3 +77,27 @@ def is_inside(path, folder):
     """True when ``path`` is ``folder`` or lies under it (symbolic links resolved)."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def to_builtin(obj):
+    """Numpy scalars (what ``calculate_psnr`` returns) become Python numbers, so ``weights_only`` loads."""
+    if isinstance(obj, dict):
+        return type(obj)((k, to_builtin(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_builtin(v) for v in obj)
+    import numpy as np  # here, not at the top: the ground floor stays light to import
+    import torch
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj)
+    return obj
+
+
+def atomic_save(obj, path):
+    """``torch.save`` to a temporary file beside ``path``, flushed to disk, then renamed over ``path``."""
+    import torch
+
+    with atomic_open(path, 'wb') as f:
+        torch.save(to_builtin(obj), f)

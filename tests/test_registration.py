@@ -9,7 +9,7 @@ import pytest
 from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY
 
 import basicsr_nafnet
-from basicsr_nafnet.engine.registry import RegistryClashError, register
+from basicsr_nafnet.registry import RegistryClashError, register
 
 
 def test_names_are_registered():

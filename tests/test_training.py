@@ -224,7 +224,8 @@ def test_warmup_cosine_schedule_values():
 def test_saved_states_load_with_weights_only(tmp_path):
     import numpy as np
 
-    from basicsr_nafnet.engine.checkpoint import atomic_save, load_state
+    from basicsr_nafnet.engine.checkpoint import load_state
+    from basicsr_nafnet.fileio import atomic_save
     path = tmp_path / 'x.state'
     atomic_save({'iter': np.int64(3), 'psnr': np.float64(30.5), 'nested': [np.float32(1.5)]}, str(path))
     state = load_state(str(path))

@@ -1,6 +1,6 @@
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from basicsr_nafnet.engine.registry import register
+from basicsr_nafnet.registry import register
 from .baseline_arch import Baseline
 from .nafnet_arch import NAFNet
 from .tlc import convert_to_local

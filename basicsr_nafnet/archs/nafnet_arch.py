@@ -3,7 +3,7 @@ from functools import partial
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from basicsr_nafnet.engine.registry import register
+from basicsr_nafnet.registry import register
 from .arch_util import ResidualGatedBlock, SimpleGate, UNetSkeleton, make_channel_scale
 from .fusion import fuse_unet
 

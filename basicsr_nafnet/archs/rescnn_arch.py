@@ -1,7 +1,7 @@
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from basicsr_nafnet.engine.registry import register
+from basicsr_nafnet.registry import register
 
 
 @register(ARCH_REGISTRY)

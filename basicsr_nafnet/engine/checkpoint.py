@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..fileio import atomic_open
+from ..fileio import atomic_save  # noqa: F401  (re-exported: callers of this module save states too)
 
 __all__ = [
-    'CheckpointError', 'LoadReport', 'STATE_DICT_KEYS', 'atomic_save', 'to_builtin', 'load_state', 'read_state_dict',
+    'CheckpointError', 'LoadReport', 'STATE_DICT_KEYS', 'atomic_save', 'load_state', 'read_state_dict',
     'state_dict_from', 'check_state_dict_fits', 'load_checkpoint'
 ]
 
@@ -28,25 +28,6 @@ LoadReport = namedtuple('LoadReport', ['key', 'missing', 'unexpected', 'mismatch
 
 class CheckpointError(UserError):
     """A checkpoint or training state that cannot be read, or does not fit the network."""
-
-
-def to_builtin(obj):
-    """Numpy scalars (what ``calculate_psnr`` returns) become Python numbers, so ``weights_only`` loads."""
-    if isinstance(obj, dict):
-        return type(obj)((k, to_builtin(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_builtin(v) for v in obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(obj)
-    return obj
-
-
-def atomic_save(obj, path):
-    """``torch.save`` to a temporary file beside ``path``, flushed to disk, then renamed over ``path``."""
-    with atomic_open(path, 'wb') as f:
-        torch.save(to_builtin(obj), f)
 
 
 def _looks_like_torch_file(path):

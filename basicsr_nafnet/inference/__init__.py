@@ -8,7 +8,7 @@ and ``deblur`` (your own photographs, files in and out). Checkpoints are read by
 """
 from .ensemble import self_ensemble
 from .paths import PRECISIONS, InferenceRunner, prepare_for_inference, synchronize
-from .tiling import tile_starts, tiled_forward
+from ..ops.tiling import tile_starts, tiled_forward
 
 __all__ = ['PRECISIONS', 'InferenceRunner', 'prepare_for_inference', 'synchronize', 'self_ensemble', 'tile_starts',
            'tiled_forward']

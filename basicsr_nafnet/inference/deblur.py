@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..fileio import IMAGE_EXTENSIONS, atomic_write, is_inside
 from .paths import InferenceRunner, prepare_for_inference
 from .runtimes import RuntimeRunner
-from .tiling import tiled_forward
+from ..ops.tiling import tiled_forward
 
 __all__ = [
     'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'

@@ -4,7 +4,7 @@ import torch
 from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
-from basicsr_nafnet.engine.registry import register
+from basicsr_nafnet.registry import register
 
 
 @register(LOSS_REGISTRY)

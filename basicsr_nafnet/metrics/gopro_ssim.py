@@ -15,7 +15,7 @@ import torch
 from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from basicsr_nafnet.engine.registry import register
+from basicsr_nafnet.registry import register
 
 __all__ = ['calculate_ssim_3d', 'calculate_ssim_3d_pt', 'ssim_3d', 'gaussian_kernel_1d', 'channel_mixing']
 

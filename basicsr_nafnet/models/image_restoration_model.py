@@ -14,10 +14,10 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
-from ..engine.checkpoint import atomic_save
-from ..engine.registry import register
+from ..fileio import atomic_save
+from ..registry import register
 from ..errors import UserError
-from ..inference.tiling import tiled_forward
+from ..ops.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
 from .channels_last import to_channels_last
 from .lr_scheduler import SCHEDULERS

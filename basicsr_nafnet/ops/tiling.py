@@ -9,7 +9,7 @@ import torch
 
 from ..errors import UserError
 
-__all__ = ['tiled_forward', 'tile_starts']
+__all__ = ['check_tiling', 'tiled_forward', 'tile_starts']
 
 
 def _pair(value, name):
@@ -18,6 +18,32 @@ def _pair(value, name):
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return tuple(value)
     raise ValueError(f'{name} must be an int or a pair of ints, got {value!r}')
+
+
+def check_tiling(tile, overlap, tile_key='tile', overlap_key='overlap'):
+    """The one check of a tile size and overlap, before any work starts.
+
+    Args:
+        tile (int | tuple[int, int] | None): Tile height and width; None runs whole frames.
+        overlap (int | tuple[int, int]): Overlap between neighbouring tiles, in pixels.
+        tile_key, overlap_key (str): How the message names them (a CLI flag, an option key).
+
+    Returns:
+        tuple: ``(tile, overlap)`` as pairs of ints (``tile`` None stays None).
+
+    Raises:
+        UserError: Not ints (or pairs of ints), a tile < 1, or an overlap < 0.
+    """
+    try:
+        overlap_pair = _pair(overlap, overlap_key)
+        tile_pair = None if tile is None else _pair(tile, tile_key)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if tile_pair is not None and min(tile_pair) <= 0:
+        raise UserError(f'{tile_key} must be positive, got {tile!r}')
+    if min(overlap_pair) < 0:
+        raise UserError(f'{overlap_key} must be >= 0, got {overlap!r}')
+    return tile_pair, overlap_pair
 
 
 def tile_starts(length, tile, overlap):
@@ -75,15 +101,10 @@ def tiled_forward(net, img, tile=None, overlap=32, progress=False):
     h, w = img.shape[-2:]
     if tile is None:
         return net(img)
-    tile_h, tile_w = _pair(tile, 'tile')
-    if tile_h <= 0 or tile_w <= 0:
-        raise UserError(f'tile must be positive, got {tile!r}')
+    (tile_h, tile_w), (ov_h, ov_w) = check_tiling(tile, overlap)
     if tile_h >= h and tile_w >= w:
         return net(img)
     tile_h, tile_w = min(tile_h, h), min(tile_w, w)
-    ov_h, ov_w = _pair(overlap, 'overlap')
-    if ov_h < 0 or ov_w < 0:
-        raise UserError(f'overlap must be >= 0, got {overlap!r}')
     # more than half a tile of overlap would run most pixels three or more times
     ov_h, ov_w = min(ov_h, tile_h // 2), min(ov_w, tile_w // 2)
     ys, xs = tile_starts(h, tile_h, ov_h), tile_starts(w, tile_w, ov_w)
