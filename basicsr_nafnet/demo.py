@@ -17,6 +17,7 @@ import torch
 from .cli import ArgumentParser, check_output_dir, command, positive_int
 from .errors import UserError
 from .fileio import atomic_write
+from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
 from .engine.options import load_options, project_option_file
 
 __all__ = ['DEMO_DATA', 'LADDER', 'ensure_demo_data', 'train_demo', 'run_demo', 'run_ladder', 'main']
@@ -71,10 +72,9 @@ def ensure_demo_data(data_dir, log=print):
 
 
 def _finished(opt, root):
-    states = osp.join(root, 'experiments', opt['name'], 'training_states')
-    latest = osp.join(root, 'experiments', opt['name'], 'models', 'net_g_latest.pth')
-    done = osp.isfile(osp.join(states, f"{opt['train']['total_iter']}.state"))
-    return done and osp.isfile(latest)
+    states = experiment_paths(opt['name'], root)['training_states']
+    done = osp.isfile(osp.join(states, f"{opt['train']['total_iter']}{STATE_SUFFIX}"))
+    return done and osp.isfile(checkpoint_path(opt['name'], root))
 
 
 def train_demo(option_file, root, iters=None, log=print, val_freq=None):
@@ -99,7 +99,7 @@ def train_demo(option_file, root, iters=None, log=print, val_freq=None):
         overrides = [f"name={opt['name']}", f'train:total_iter={iters}', f'train:scheduler:T_max={iters}',
                      f"val:val_freq={opt['val']['val_freq']}", f'logger:save_checkpoint_freq={iters}',
                      f'logger:print_freq={max(1, iters // 10)}']
-    checkpoint = osp.join(root, 'experiments', opt['name'], 'models', 'net_g_latest.pth')
+    checkpoint = checkpoint_path(opt['name'], root)
     if _finished(opt, root):
         log(f"[demo] {opt['name']}: already trained ({checkpoint})")
         return opt, checkpoint
@@ -142,7 +142,7 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     for model in models:
         option_file = project_option_file(DEMO_MODELS[model])
         opt, checkpoint = train_demo(option_file, root, iters, log)
-        runs.append(osp.join(root, 'experiments', opt['name']))
+        runs.append(experiment_paths(opt['name'], root)['experiments_root'])
         specs.append(_model_spec(option_file, opt, checkpoint, root, iters))
     log('[demo] evaluating on the held-out synthetic test set')
     result = run_leaderboard(osp.join(data_dir, 'test'), models=specs, out_dir=osp.join(root, 'results', 'demo'),
@@ -180,7 +180,7 @@ def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None
     for relative, label, change in ladder:
         option_file = project_option_file(relative)
         opt, checkpoint = train_demo(option_file, root, iters, log, val_freq=max(1, iters // 5) if iters else None)
-        rungs.append(Rung(label, change, osp.join(root, 'experiments', opt['name']),
+        rungs.append(Rung(label, change, experiment_paths(opt['name'], root)['experiments_root'],
                           _model_spec(option_file, opt, checkpoint, root, iters)))
     log('[ladder] evaluating every rung on the held-out synthetic test set')
     train = opt['train']

@@ -24,6 +24,7 @@ import torch
 from .checkpoint import load_state
 from ..cli import ArgumentParser
 from .dist import check_launcher_environment, init_dist
+from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
 from .options import OptionsError, apply_force_yml, check_paths, load_options, normalize_options
 from .sampling import ResumableSampler, SeededDataset
@@ -97,27 +98,15 @@ def parse_options(root_path, is_train=True, argv=None):
     set_random_seed(seed + opt['rank'])
 
     if is_train:
-        root = osp.join(root_path, 'experiments', opt['name'])
-        opt['path'].update(experiments_root=root, models=osp.join(root, 'models'), log=root,
-                           training_states=osp.join(root, 'training_states'),
-                           visualization=osp.join(root, 'visualization'))
+        opt['path'].update(experiment_paths(opt['name'], root_path))
         if 'debug' in opt['name']:
             if opt.get('val'):
                 opt['val']['val_freq'] = 8
             opt['logger']['print_freq'] = 1
             opt['logger']['save_checkpoint_freq'] = 8
     else:
-        root = osp.join(root_path, 'results', opt['name'])
-        opt['path'].update(results_root=root, log=root, visualization=osp.join(root, 'visualization'))
+        opt['path'].update(results_paths(opt['name'], root_path))
     return opt, args
-
-
-def latest_state(states_dir):
-    """Path of the training state with the highest iteration in ``states_dir``, or None."""
-    if not osp.isdir(states_dir):
-        return None
-    iters = [int(f[:-len('.state')]) for f in os.listdir(states_dir) if f.endswith('.state') and f[:-6].isdigit()]
-    return osp.join(states_dir, f'{max(iters)}.state') if iters else None
 
 
 def load_resume_state(opt):
@@ -127,7 +116,7 @@ def load_resume_state(opt):
     _resume.clear()
     path = opt['path'].get('resume_state')
     if opt['auto_resume']:
-        found = latest_state(osp.join(opt['root_path'], 'experiments', opt['name'], 'training_states'))
+        found = latest_state(experiment_paths(opt['name'], opt['root_path'])['training_states'])
         path = found or None
         opt['path']['resume_state'] = path
     if not path:
