@@ -9,7 +9,6 @@ import pickle
 import zipfile
 from collections import OrderedDict, namedtuple
 
-import numpy as np
 import torch
 
 from ..errors import UserError
