@@ -2,7 +2,8 @@
 
 Modules: ``source`` (folder or zip read in place), ``png`` (header checks, decoding), ``layout``
 (``find_pairs``, ``read_image``), ``lmdb_writer`` (BasicSR-format LMDB, ``.partial`` then rename),
-``prepare`` (``prepare_gopro``: one-pass conversion), ``verify``, ``download`` (resumable, checksummed),
+``prepare`` (``prepare_gopro``: one-pass conversion), ``verify``, ``download`` (resumable, checksummed,
+locked; the weights cache), ``gdrive`` (Drive URLs, confirmation pages),
 ``synthetic`` (``make_synthetic_gopro``). Nothing here registers into BasicSR: the
 LMDBs are read by BasicSR's own ``PairedImageDataset``.
 """
