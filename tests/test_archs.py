@@ -151,8 +151,10 @@ def test_gopro_configs_have_the_published_size(width, params_m):
     assert round(sum(p.numel() for p in net.parameters()) / 1e6, 3) == params_m
 
 
+# Our own network saved as {'params': ...} and loaded back: a round trip, blind to any divergence from the
+# official layout (tests/archs/test_official_layout.py checks that against an independently written layout).
 @pytest.mark.parametrize('name', ['NAFNet', 'Baseline', 'NAFNetLocal'])
-def test_checkpoint_in_official_format_loads_strictly_through_basicsr(name, tmp_path):
+def test_checkpoint_round_trips_strictly_through_basicsr_load_network(name, tmp_path):
     src = randomize_(build(name))
     path = tmp_path / 'net_g.pth'
     torch.save({'params': src.state_dict()}, path)
