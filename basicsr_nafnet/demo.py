@@ -119,13 +119,11 @@ def train_demo(option_file, root, iters=None, log=print, val_freq=None):
 
 
 def _model_spec(option_file, opt, checkpoint, root, iters):
-    """The leaderboard spec: the option file itself when run from ``root`` (rows named after the run)."""
+    """The leaderboard spec: the option file itself when run from ``root``, else its network and the checkpoint
+    (rows named after the run either way)."""
     if iters is None and osp.samefile(root, os.getcwd()):
         return option_file
-    network = dict(opt['network_g'])
-    arch = network.pop('type')
-    args = ','.join(f'{key}={json.dumps(value)}' for key, value in network.items())
-    return f'{arch}:{args}@{checkpoint}'
+    return dict(network=dict(opt['network_g']), checkpoint=checkpoint)
 
 
 def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):

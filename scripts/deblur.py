@@ -18,9 +18,7 @@ import sys
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
 from basicsr_nafnet.cli import (EXIT_FAILED, ArgumentParser, command, non_negative_int, parse_device,
                                 positive_int)
-from basicsr_nafnet.errors import UserError
-from basicsr_nafnet.evaluation import build_model, parse_model_spec
-from basicsr_nafnet.evaluation.model_spec import RUNTIME_CHOICES, check_export_cache, check_runtime, make_runner
+from basicsr_nafnet.inference import RUNTIME_CHOICES, open_model
 from basicsr_nafnet.inference.deblur import deblur_files, plan_outputs
 
 
@@ -60,17 +58,10 @@ def main(argv=None):
     # every check that needs no network first, so a typo fails in a second, not after loading the model
     device = parse_device(args.device)
     plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
-    spec = parse_model_spec(args.model)
-    if not spec.checkpoint and not spec.onnx:
-        raise UserError(f'--model {args.model!r}: deblurring needs trained weights (ARCH@checkpoint.pth)')
-    precision = args.precision or 'fp32'
-    check_runtime([spec], args.runtime, precision, args.compile)
-    net = None if spec.onnx else build_model(spec, device if args.runtime in (None, 'torch') else 'cpu')
-    if net is not None and args.runtime not in (None, 'torch'):
-        check_export_cache(spec, net)
-    runner = make_runner(spec, net, args.runtime, precision, args.compile, log=lambda msg: print(msg, file=sys.stderr))
-    result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile, overlap=args.tile_overlap,
-                          ext=args.ext, suffix=args.suffix, plan=plan)
+    model = open_model(args.model, device, args.runtime, args.precision or 'fp32', args.compile,
+                       needs_weights='deblurring', log=lambda msg: print(msg, file=sys.stderr))
+    result = deblur_files(model.runner, args.input, args.output, device=device, tile=args.tile,
+                          overlap=args.tile_overlap, ext=args.ext, suffix=args.suffix, plan=plan)
     for path, message in result.failed:
         print(f'failed: {message}', file=sys.stderr)
     print(f'{len(result.written)} written to {args.output}, {len(result.failed)} failed', file=sys.stderr)

@@ -21,7 +21,7 @@ import sys
 import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
 from basicsr_nafnet.cli import EXIT_FAILED, ArgumentParser, check_output_file, command, positive_int
 from basicsr_nafnet.errors import UserError
-from basicsr_nafnet.evaluation import build_model, parse_model_spec
+from basicsr_nafnet.inference import open_model
 from basicsr_nafnet.inference.export import (MIN_OPSET, VERIFY_SIZES, VERIFY_TOLERANCE, VerificationError,
                                              describe_verification, export_onnx, verify_onnx)
 from basicsr_nafnet.inference.runtimes import require
@@ -63,10 +63,8 @@ def main(argv=None):
         require(package, 'scripts/export.py')
     if args.model.lower().endswith('.onnx'):
         raise UserError(f'--model {args.model}: already an ONNX file; export a PyTorch spec (.yml, ARCH@checkpoint)')
-    spec = parse_model_spec(args.model)
-    if not spec.checkpoint:
-        raise UserError(f'--model {args.model!r}: exporting needs trained weights (ARCH@checkpoint.pth)')
-    net = build_model(spec, 'cpu')
+    model = open_model(args.model, 'cpu', needs_weights='exporting')
+    spec, net = model.spec, model.net
     sizes = [(1, *args.static)] if args.static else VERIFY_SIZES
     print(f'exporting {spec.name} ({type(net).__name__}) ...', file=sys.stderr)
     try:

@@ -16,7 +16,7 @@ import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is
 from basicsr_nafnet.cli import (ArgumentParser, check_output_dir, command, non_negative_int, parse_device,
                                 positive_int)
 from basicsr_nafnet.evaluation import run_leaderboard
-from basicsr_nafnet.evaluation.model_spec import RUNTIME_CHOICES
+from basicsr_nafnet.inference import RUNTIME_CHOICES
 
 
 def build_parser():

@@ -182,3 +182,83 @@ def test_error_hides_torch_internals(tmp_path):
     with pytest.raises(CheckpointError) as err:
         read_state_dict(str(path))
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+# ----------------------------------------------------------------------------- opening a model (spec -> runner)
+
+
+def _saved_tiny(path, seed=0):
+    torch.save({'params': tiny_nafnet(seed).state_dict()}, path)
+    return str(path)
+
+
+TINY_ARGS = 'width=8,enc_blk_nums=[1,1],middle_blk_num=1,dec_blk_nums=[1,1]'
+
+
+def test_dict_spec_is_the_string_spec_without_the_round_trip(tmp_path):
+    from basicsr_nafnet.inference import ModelSpecError, parse_model_spec
+
+    run_models = tmp_path / 'experiments' / 'myrun' / 'models'
+    run_models.mkdir(parents=True)
+    ckpt = _saved_tiny(run_models / 'net_g_latest.pth')
+    network = dict(TINY, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
+    from_dict = parse_model_spec(dict(network=network, checkpoint=ckpt))
+    from_text = parse_model_spec(f'NAFNet:{TINY_ARGS}@{ckpt}')
+    assert from_dict.network == from_text.network and from_dict.checkpoint == from_text.checkpoint == ckpt
+    assert from_dict.name == from_text.name == 'myrun'  # rows named after the training run, as before
+    assert parse_model_spec(dict(network=network, checkpoint=ckpt, name='mine')).name == 'mine'
+    with pytest.raises(ModelSpecError, match='checkpoint not found'):
+        parse_model_spec(dict(network=network, checkpoint=str(tmp_path / 'absent.pth')))
+    with pytest.raises(ModelSpecError, match="needs 'network'"):
+        parse_model_spec(dict(checkpoint=ckpt))
+    with pytest.raises(ModelSpecError, match='unknown keys chekpoint'):
+        parse_model_spec(dict(network=network, chekpoint=ckpt))
+
+
+def test_open_model_gives_the_default_runner_and_refuses_a_spec_without_weights(tmp_path):
+    from basicsr_nafnet.errors import UserError
+    from basicsr_nafnet.inference import InferenceRunner, open_model
+
+    ckpt = _saved_tiny(tmp_path / 'tiny.pth', seed=3)
+    model = open_model(f'NAFNet:{TINY_ARGS}@{ckpt}')
+    assert model.runtime is None and model.checkpoint == ckpt and model.name == 'NAFNet-tiny'
+    assert isinstance(model.runner, InferenceRunner) and model.runner is model.runner  # made once
+    x = photo(24, 40)
+    with torch.no_grad():
+        expected = tiny_nafnet(3)(x)
+    assert (model.runner(x) - expected).abs().max().item() < 1e-4
+    with pytest.raises(UserError, match='deblurring needs trained weights'):
+        open_model(f'NAFNet:{TINY_ARGS}', needs_weights='deblurring')
+    with pytest.raises(UserError, match='runs float32'):
+        open_model(f'NAFNet:{TINY_ARGS}@{ckpt}', runtime='openvino', precision='bf16')
+
+
+def test_open_model_hashes_the_weights_once_for_an_exported_runtime(tmp_path, monkeypatch):
+    from basicsr_nafnet.inference import export_cache, open_model
+    from basicsr_nafnet.inference import open as opening
+
+    ckpt = _saved_tiny(tmp_path / 'tiny.pth')
+    digests, exported = [], []
+    real_digest = export_cache.weights_digest
+    monkeypatch.setattr(export_cache, 'weights_digest', lambda net: digests.append(1) or real_digest(net))
+    monkeypatch.setattr(opening, 'export_cached', lambda spec, net, path, runtime, log=None: exported.append(path)
+                        or path)
+    monkeypatch.setattr(opening, 'make_runtime_runner', lambda path, runtime, key=None: (path, runtime))
+    model = open_model(f'NAFNet:{TINY_ARGS}@{ckpt}', runtime='openvino')
+    assert model.runtime == 'openvino' and len(digests) == 1 and not exported  # checked, nothing exported yet
+    path, runtime = model.runner
+    assert runtime == 'openvino' and exported == [path] and len(digests) == 1
+    assert os.path.dirname(path) == str(tmp_path) and os.path.basename(path).startswith('tiny.')
+    other, _ = model.runner_for(tiny_nafnet(5), extra={'tlc_train_size': 256})  # a variant is keyed by its own
+    assert other != path and len(digests) == 2
+
+
+def test_deblur_array_refuses_a_precision_its_runner_would_ignore():
+    from basicsr_nafnet.inference import prepare_for_inference
+    from basicsr_nafnet.inference.deblur import deblur_array
+
+    runner = prepare_for_inference(tiny_nafnet())
+    rgb = photo(16, 16)[0].permute(1, 2, 0).numpy()
+    assert deblur_array(runner, rgb).shape == rgb.shape
+    with pytest.raises(ValueError, match='already prepared'):
+        deblur_array(runner, rgb, precision='bf16')

@@ -28,7 +28,7 @@ def test_wheel_install_runs_the_demo_and_resolves_option_names(tmp_path):
     run.mkdir()
     env = dict(os.environ, PYTHONPATH=str(site))  # ahead of the editable install of the checkout
     probe = ("import json, basicsr_nafnet; from basicsr_nafnet.engine.options import options_root, "
-             "project_option_files; from basicsr_nafnet.evaluation import parse_model_spec; "
+             "project_option_files; from basicsr_nafnet.inference import parse_model_spec; "
              "spec = parse_model_spec('NAFNet-width32'); "
              "print(json.dumps([basicsr_nafnet.__file__, options_root(), project_option_files()['NAFNet-width32'], "
              "spec.network['type'], spec.name]))")

@@ -12,7 +12,8 @@ from basicsr.archs import build_network
 from basicsr.metrics import calculate_psnr
 from skimage import data as skdata
 
-from basicsr_nafnet.evaluation import (ModelSpecError, TestSetError, open_testset, parse_model_spec, run_leaderboard)
+from basicsr_nafnet.evaluation import TestSetError, open_testset, run_leaderboard
+from basicsr_nafnet.inference import ModelSpecError, parse_model_spec
 from basicsr_nafnet.evaluation.runner import evaluate_variant, to_uint8
 from basicsr_nafnet.engine.checkpoint import CheckpointError
 from basicsr_nafnet.metrics import calculate_ssim_3d

@@ -19,7 +19,9 @@ from test_leaderboard import make_pairs, write_folder_set
 from basicsr_nafnet.archs.tlc import LocalAvgPool2d, _box_mean_traced
 from basicsr_nafnet.bench.configs import TINY_CONFIGS
 from basicsr_nafnet.errors import UserError
-from basicsr_nafnet.evaluation import model_spec, parse_model_spec, run_leaderboard
+from basicsr_nafnet.evaluation import run_leaderboard
+from basicsr_nafnet.inference import build_model, export_cache, parse_model_spec
+from basicsr_nafnet.inference.open import check_runtime
 from basicsr_nafnet.inference.export import VerificationError, export_onnx, verify_onnx
 from basicsr_nafnet.inference.runtimes import (MissingPackageError, OnnxRuntimeRunner, OpenVINORunner,
                                                check_onnx_file, deploy_packages_missing, require)
@@ -172,17 +174,17 @@ def test_runtime_exports_once_beside_the_checkpoint(tmp_path, monkeypatch):
     def no_export(*args, **kwargs):
         raise AssertionError('exported again')
 
-    monkeypatch.setattr(model_spec, 'export_onnx', no_export)
+    monkeypatch.setattr(export_cache, 'export_onnx', no_export)
     again = run_leaderboard(data, [spec], runtime='openvino')['rows'][1]  # the same file serves both runtimes
     assert abs(again['psnr'] - eager['psnr']) <= 0.01 and again['engine'] == 'openvino'
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.onnx')) == cached
     # other weights or other arch options make another file
     parsed = parse_model_spec(spec)
-    net = model_spec.build_model(parsed)
-    path = model_spec.export_cache_path(parsed, net)
+    net = build_model(parsed)
+    path = export_cache.export_cache_path(parsed, net)
     assert os.path.basename(path) == cached[0]
-    assert model_spec.export_cache_path(parsed, random_net('ResidualCNN', seed=3)) != path
-    assert model_spec.export_cache_path(parsed, net, extra={'tlc_train_size': 256}) != path
+    assert export_cache.export_cache_path(parsed, random_net('ResidualCNN', seed=3)) != path
+    assert export_cache.export_cache_path(parsed, net, extra={'tlc_train_size': 256}) != path
 
 
 @needs_deploy
@@ -273,10 +275,10 @@ def test_files_that_are_not_onnx_models_are_refused_by_name(tmp_path):
 def test_runtime_options_that_cannot_run_are_refused(exported):
     specs = [parse_model_spec(exported['NAFNet'][1])]
     with pytest.raises(UserError, match='runs float32'):
-        model_spec.check_runtime(specs, None, precision='bf16')
+        check_runtime(specs, None, precision='bf16')
     with pytest.raises(UserError, match='--compile'):
-        model_spec.check_runtime(specs, 'openvino', compile=True)
+        check_runtime(specs, 'openvino', compile=True)
     with pytest.raises(UserError, match='an ONNX file'):
-        model_spec.check_runtime(specs, 'torch')
+        check_runtime(specs, 'torch')
     with pytest.raises(UserError, match='runs through a runtime'):
-        model_spec.build_model(specs[0])
+        build_model(specs[0])

@@ -11,10 +11,10 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..fileio import check_component
-from ..inference import tiled_forward
+from ..inference import open_model, parse_model_spec
+from ..ops.tiling import check_tiling, tiled_forward
 from ..visualize.drawing import write_png
 from ..visualize.figures import comparison_figure
-from .model_spec import build_model, make_runner, parse_model_spec
 from .runner import to_uint8
 from .testset import open_testset
 
@@ -75,7 +75,8 @@ def compare_models(data,
 
     Args:
         data (str): Test set (see :func:`~basicsr_nafnet.evaluation.testset.open_testset`).
-        models (list[str]): ``--model`` specs (see :mod:`~basicsr_nafnet.evaluation.model_spec`).
+        models (list[str | dict]): Model specs (see :mod:`~basicsr_nafnet.inference.spec`); each runs as
+            :func:`~basicsr_nafnet.inference.open_model` opens it (the leaderboard's default path).
         out_dir (str): Where ``<key>.png`` figures go.
         keys (list[str] | None): Images to show. None: pick ``top`` from ``per_image_csv``, or the
             first ``top`` images when no CSV is given.
@@ -90,6 +91,7 @@ def compare_models(data,
     Returns:
         list[str]: The written figure paths.
     """
+    check_tiling(tile, overlap, 'tile', 'overlap')
     testset = open_testset(data)
     specs = [parse_model_spec(m) for m in models]
     if not specs:
@@ -103,7 +105,7 @@ def compare_models(data,
     for key in keys:  # each becomes <out_dir>/<key>.png
         check_component(key, f'image key {key!r}')
     # an .onnx spec runs on ONNX Runtime (on the CPU; outputs come back to ``device``)
-    nets = [(spec.name, make_runner(spec) if spec.onnx else build_model(spec, device)) for spec in specs]
+    nets = [(spec.name, open_model(spec, device).runner) for spec in specs]
     written = []
     for key in tqdm(keys, desc='figures', unit='img'):
         blur, sharp = testset.read(key)

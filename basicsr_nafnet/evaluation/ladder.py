@@ -22,14 +22,13 @@ import torch
 
 from ..errors import UserError
 from ..fileio import atomic_write
-from ..inference import tiled_forward
+from ..inference import open_model, tiled_forward
 from ..visualize.drawing import write_png
 from ..visualize.figures import comparison_figure
 from ..visualize.plots import draw_panels, metric_panel, save_png
 from .complexity import MACS_NOTE
 from .curves import read_experiment, training_seconds
 from .leaderboard import run_leaderboard
-from .model_spec import build_model, parse_model_spec
 from .report import SSIM_NOTE
 from .runner import to_uint8
 from .testset import open_testset
@@ -38,7 +37,7 @@ __all__ = ['Rung', 'ladder_rows', 'figure_key', 'ladder_markdown', 'ladder_repor
 
 Rung = namedtuple('Rung', ['label', 'change', 'run_dir', 'spec'])
 Rung.__doc__ = ('One rung: its label in tables and figures, what changes from the previous rung, its BasicSR '
-                'experiment folder (logs, checkpoints), and the ``--model`` spec that scores it.')
+                'experiment folder (logs, checkpoints), and the model spec (string or dict) that scores it.')
 
 
 def _validation_psnr(run_dir):
@@ -111,7 +110,7 @@ def _draw_figure(testset, key, rungs, path):
     outputs = []
     with torch.inference_mode():
         for rung in rungs:
-            net = build_model(parse_model_spec(rung.spec))
+            net = open_model(rung.spec).net
             outputs.append((rung.label, to_uint8(tiled_forward(net, inp))))
     figure, info = comparison_figure(blur, sharp, outputs)
     write_png(path, figure)

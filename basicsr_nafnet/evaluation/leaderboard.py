@@ -15,11 +15,13 @@ import torch
 from torch import nn
 
 from ..fileio import atomic_write
+from ..inference import open_model, parse_model_spec
+from ..inference.open import check_runtime
 from ..inference.runtimes import onnx_parameter_count
+from ..ops.tiling import check_tiling
 
 from . import report
 from .complexity import count_macs, count_params
-from .model_spec import build_model, check_export_cache, check_runtime, make_runner, parse_model_spec
 from .published import published_rows
 from .runner import Variant, evaluate_variant, make_forward, summarize
 from .testset import open_testset
@@ -134,7 +136,7 @@ def run_leaderboard(data,
 
     Args:
         data (str): Test set (see :func:`~basicsr_nafnet.evaluation.testset.open_testset`).
-        models (sequence[str]): ``--model`` specs (see :mod:`~basicsr_nafnet.evaluation.model_spec`).
+        models (sequence[str | dict]): Model specs (see :mod:`~basicsr_nafnet.inference.spec`).
         tlc (bool): Add a TLC row per model. tlc_train_size (int): its training crop size.
         tile (int | None): Add a tiled-inference row per model with this tile. overlap (int): its overlap.
         x8 (bool): Add an x8 self-ensemble row per model.
@@ -149,7 +151,7 @@ def run_leaderboard(data,
         compile (bool): ``torch.compile`` each network (its first image then includes the compile
             time; the runtime column is a median, so it does not).
         runtime (str | None): 'onnxruntime' or 'openvino': run every PyTorch spec there, exported once and
-            cached beside its checkpoint (see :func:`~basicsr_nafnet.evaluation.model_spec.make_runner`);
+            cached beside its checkpoint (see :func:`~basicsr_nafnet.inference.open_model`);
             ``.onnx`` specs run on ONNX Runtime unless this says 'openvino'. None or 'torch': PyTorch.
 
     Returns:
@@ -157,15 +159,13 @@ def run_leaderboard(data,
         (written files, or None).
     """
     device = torch.device(device)
+    check_tiling(tile, overlap, 'tile', 'overlap')
     testset = open_testset(data)
-    # every spec is parsed and every checkpoint loaded before the long work, so a typo fails fast
+    # every spec is parsed and every model opened before the long work, so a typo fails fast; networks wait on
+    # the CPU and go to ``device`` one at a time
     specs = [parse_model_spec(m) for m in models]
     check_runtime(specs, runtime, precision, compile)
-    nets = [(spec, None if spec.onnx else build_model(spec, 'cpu')) for spec in specs]
-    if runtime not in (None, 'torch'):
-        for spec, net in nets:
-            if net is not None:
-                check_export_cache(spec, net)
+    opened = [open_model(spec, 'cpu', runtime, precision, compile, log=log) for spec in specs]
     cache_dir = os.path.join(out_dir, 'cache') if out_dir else None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
@@ -179,7 +179,7 @@ def run_leaderboard(data,
         return os.path.join(cache_dir, f'{_digest(fingerprint)}.{suffix}') if cache_dir else None
 
     rows, per_image = [], []
-    frame_hw = testset.read(testset.keys[0])[0].shape[:2] if nets and testset.keys else (0, 0)
+    frame_hw = testset.read(testset.keys[0])[0].shape[:2] if opened and testset.keys else (0, 0)
 
     def add_row(name, variant_label, records, **extra):
         row = dict(name=name, variant=variant_label, **summarize(records), dataset=f'{testset.name} ({testset.layout})')
@@ -206,10 +206,8 @@ def run_leaderboard(data,
             note='the blurred input itself (floor)',
             checkpoint=None)
 
-    for spec, net in nets:
-        # an .onnx spec runs on ONNX Runtime unless --runtime openvino; a PyTorch spec on --runtime or PyTorch
-        spec_runtime = (runtime if runtime in ('onnxruntime', 'openvino') else 'onnxruntime') if spec.onnx else \
-            (runtime if runtime not in (None, 'torch') else None)
+    for model in opened:
+        spec, net, spec_runtime = model.spec, model.net, model.runtime
         pooling_warning = None
         if spec.onnx:
             model_id = [None, _file_identity(spec.onnx), None]
@@ -242,7 +240,7 @@ def run_leaderboard(data,
                 variant.fingerprint(), tlc_train_size if variant.tlc else None, data_id,
                 str(device), ssim_2d, precision
             ] + (['compile'] if compile else []) + ([spec_runtime] if spec_runtime else [])
-            runner = make_runner(spec, variant_net, spec_runtime, precision, compile, extra=extra, log=log)
+            runner = model.runner_for(variant_net, extra)
             records = evaluate_variant(make_forward(runner, variant),
                                        testset,
                                        device,
@@ -266,7 +264,7 @@ def run_leaderboard(data,
                     engine=spec_runtime or 'torch',
                     source='measured here',
                     note=_row_note(spec, variant, pooling_warning),
-                    checkpoint=spec.checkpoint or spec.onnx)
+                    checkpoint=model.checkpoint)
         if net is not None:
             net.cpu()
     if published:

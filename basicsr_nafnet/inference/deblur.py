@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..fileio import IMAGE_EXTENSIONS, atomic_write, is_inside
 from .paths import InferenceRunner, prepare_for_inference
 from .runtimes import RuntimeRunner
-from ..ops.tiling import tiled_forward
+from ..ops.tiling import check_tiling, tiled_forward
 
 __all__ = [
     'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'
@@ -212,9 +212,16 @@ def write_photo(path, rgb, meta):
     return atomic_write(path, buf.tobytes())
 
 
-def _prepared(net, precision, compile=False):
-    """The network as it runs: ``net`` when already prepared (or a runtime), else its execution path (made once)."""
+def _prepared(net, precision='fp32', compile=False):
+    """The network as it runs: ``net`` when already a runner, else its execution path (made once).
+
+    A runner keeps the precision and compilation it was made with, so asking for others is refused rather than
+    ignored.
+    """
     if isinstance(net, (InferenceRunner, RuntimeRunner)):
+        if precision != 'fp32' or compile:
+            raise ValueError(f'{type(net).__name__} is already prepared (its precision and compilation are its own); '
+                             f'pass the network itself to run it with precision={precision!r}, compile={compile}')
         return net
     return prepare_for_inference(net, precision, compile=compile)
 
@@ -230,9 +237,11 @@ def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'
     """Run ``net`` on one ``H x W x 3`` float RGB image; returns the same layout, clipped to [0, 1].
 
     Args:
-        net (nn.Module): The network, already on ``device``, an ``InferenceRunner`` from
-            :func:`~basicsr_nafnet.inference.prepare_for_inference` (then ``precision`` is its own), or a
-            :class:`~basicsr_nafnet.inference.runtimes.RuntimeRunner` (ONNX Runtime, OpenVINO).
+        net (nn.Module): The network, already on ``device`` (run on the path ``precision`` names), or a runner:
+            an ``InferenceRunner`` from :func:`~basicsr_nafnet.inference.open_model` or
+            :func:`~basicsr_nafnet.inference.prepare_for_inference`, or a
+            :class:`~basicsr_nafnet.inference.runtimes.RuntimeRunner` (ONNX Runtime, OpenVINO); a runner keeps
+            its own precision, and another ``precision`` than 'fp32' is refused for it.
         rgb (ndarray): The image.
         device (str | torch.device): Where to compute.
         tile (int | None), overlap (int): Tiled inference (see :func:`~basicsr_nafnet.inference.tiled_forward`).
@@ -242,30 +251,28 @@ def deblur_array(net, rgb, device='cpu', tile=None, overlap=32, precision='fp32'
     return _restore(_prepared(net, precision), rgb, torch.device(device), tile, overlap)
 
 
-def deblur_files(net,
+def deblur_files(runner,
                  inputs,
                  out_dir,
                  device='cpu',
                  tile=None,
                  overlap=32,
-                 precision='fp32',
                  ext='png',
                  suffix='',
                  progress=True,
-                 plan=None,
-                 compile=False):
+                 plan=None):
     """Deblur image files into ``out_dir``, mirroring folder structure; failures are collected, not raised.
 
     The arguments are checked first (:func:`plan_outputs`, which raises ``UserError``); after that an
     image that cannot be read or written is reported in the result and the others go on.
 
     Args:
-        net (nn.Module): The network, already on ``device`` and in eval mode (prepared here, once, for
-            ``precision`` and ``compile``), or an ``InferenceRunner`` or ``RuntimeRunner`` already prepared.
+        runner (callable): How the network runs: ``open_model(...).runner`` (its precision, compilation and
+            runtime chosen there), any ``InferenceRunner`` or ``RuntimeRunner``; a plain network (on ``device``, in
+            eval mode) runs on the default float32 path of :func:`~basicsr_nafnet.inference.prepare_for_inference`.
         inputs (list[str]): Files and/or folders.
         out_dir (str): Output folder.
-        device, tile, overlap, precision: See :func:`deblur_array`.
-        compile (bool): ``torch.compile`` the network (see :func:`~basicsr_nafnet.inference.prepare_for_inference`).
+        device, tile, overlap: See :func:`deblur_array`.
         ext (str): Output format: 'png' (default; lossless, keeps 16-bit), 'tif', 'jpg', ... or
             'same' for the input's own extension.
         suffix (str): Appended to each output name (e.g. '_deblurred').
@@ -278,10 +285,9 @@ def deblur_files(net,
     """
     from tqdm import tqdm
 
-    if (tile is not None and tile <= 0) or overlap < 0:
-        raise UserError(f'tile must be positive and overlap >= 0, got tile={tile}, overlap={overlap}')
+    check_tiling(tile, overlap, 'tile', 'overlap')
     plan = plan if plan is not None else plan_outputs(inputs, out_dir, ext, suffix)
-    runner, device = _prepared(net, precision, compile), torch.device(device)  # once for all files
+    runner, device = _prepared(runner), torch.device(device)  # once for all files
     written, failed = [], []
     for path, out_path in tqdm(plan, desc='deblur', unit='img', disable=not progress):
         try:
