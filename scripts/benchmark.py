@@ -6,6 +6,7 @@
     python scripts/benchmark.py --device cuda --archs NAFNet      # every path and training mode on a GPU
     python scripts/benchmark.py --option-file options/demo/NAFNet-demo.yml --train-only --no-tiled
     python scripts/benchmark.py --dry-run                          # what --device cuda runs, tiny, on this device
+    python scripts/benchmark.py --count-ops                        # operators per inference call and training step
 
 --dry-run runs every inference path and training mode once on tiny configurations, on one CPU thread,
 torch.compile through dynamo's eager backend (graphs captured, no code generated): a check in seconds, on
@@ -15,11 +16,13 @@ import argparse
 import sys
 
 import basicsr_nafnet  # noqa: F401  (applies the basicsr shims and registers the archs)
-from basicsr_nafnet.bench.configs import configs_from_option_file, dry_run_context
+from basicsr_nafnet.bench.configs import TINY_CONFIGS, configs_from_option_file, dry_run_context, gopro_configs
+from basicsr_nafnet.bench.operators import format_operator_counts, operator_counts
 from basicsr_nafnet.bench.report import format_markdown, write_json
 from basicsr_nafnet.bench.speed import PATHS, run_benchmark
 from basicsr_nafnet.bench.training import TRAIN_MODES, recipe_from_option_file
 from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, parse_device, positive_int
+from basicsr_nafnet.errors import UserError
 
 
 def parse_size(text):
@@ -57,6 +60,9 @@ def build_parser():
     parser.add_argument('--train-only', action='store_true', help='training steps only, no inference sizes')
     parser.add_argument('--no-train', action='store_true', help='inference only, no training steps')
     parser.add_argument('--quick', action='store_true', help='tiny configurations and sizes (smoke test)')
+    parser.add_argument('--count-ops', action='store_true', help='instead of timing: count the operators launched '
+                        'per inference call and per training step (torch.profiler), official way against ours, for '
+                        'each arch (default NAFNet) at the first --sizes (default 64x64: counts do not depend on it)')
     parser.add_argument('--dry-run', action='store_true', help='every path and training mode, tiny, one run each, '
                         'compile without code generation (see above); default archs: NAFNet')
     parser.add_argument('--json', default='benchmark.json', help='where to write the results (default: benchmark.json)')
@@ -77,6 +83,8 @@ def run(argv=None):
         configs, file_size, file_batch = configs_from_option_file(args.option_file)
         train_size, train_batch = train_size or file_size, train_batch or file_batch
         recipe = recipe_from_option_file(args.option_file)  # its optimizer, loss and clipping
+    if args.count_ops:
+        return count_ops(args, configs, recipe)
     sizes = args.sizes or ([(32, 32), (48, 80)] if args.quick or args.dry_run else [(256, 256), (720, 1280)])
     options = dict(archs=args.archs, sizes=[] if args.train_only else sizes, paths=args.paths, runs=args.runs,
                    device=args.device, train_size=train_size or (256, 256), train_batch=train_batch or 1,
@@ -95,6 +103,23 @@ def run(argv=None):
         results = run_benchmark(**options)
     print(format_markdown(results))
     write_json(results, args.json)
+    print(f'results written to {args.json}')
+    return results
+
+
+def count_ops(args, configs, recipe):
+    """The operator counts of ``--count-ops``: printed, and written to ``--json``."""
+    table = TINY_CONFIGS if args.quick or args.dry_run else gopro_configs()
+    unknown = [name for name in args.archs or [] if name not in table]
+    if unknown and not configs:
+        raise UserError(f"--archs {' '.join(unknown)}: no configuration to count; choose from: {', '.join(table)}")
+    configs = configs or {name: {'type': name, **table[name]} for name in (args.archs or ['NAFNet'])}
+    size = (args.sizes or [(32, 32) if args.quick or args.dry_run else (64, 64)])[0]
+    results = {name: operator_counts(network, size, args.train_batch or 1, args.device, recipe)
+               for name, network in configs.items()}
+    for result in results.values():
+        print(format_operator_counts(result) + '\n')
+    write_json({'operator_counts': results}, args.json)
     print(f'results written to {args.json}')
     return results
 

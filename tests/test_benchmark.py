@@ -147,3 +147,33 @@ def test_runtime_paths_are_cpu_only():
     with pytest.raises(UserError, match='--device cpu'):
         run_benchmark(archs=['ResidualCNN'], sizes=[(16, 16)], paths=['onnxruntime'], device='meta', quick=True,
                       tiled=False, train=False, log=lambda line: None)
+
+
+def test_operator_counts_official_ways_against_ours(tmp_path, capsys):
+    out_json = tmp_path / 'ops.json'
+    load_script('benchmark').run(['--count-ops', '--quick', '--json', str(out_json)])
+    printed = capsys.readouterr().out
+    counts = json.loads(out_json.read_text())['operator_counts']['NAFNet']
+    inference, training = counts['inference'], counts['training']
+    assert list(inference) == ['eager', 'default']
+    assert list(training) == ['optimize_parameters', 'optimize_parameters_foreach_adamw', 'whole_step']
+    assert inference['eager']['ratio'] == training['optimize_parameters']['ratio'] == 1.0
+    for table in (inference, training):
+        for c in table.values():
+            assert 0 < c['compute'] <= c['leaf'] and sum(c['most_frequent'].values()) <= c['leaf']
+    # the fused network folds the norms' affine and the residual scales; one fused AdamW call instead of a
+    # loop over the parameters: both launch fewer operators than the official way
+    assert inference['default']['compute'] < inference['eager']['compute']
+    assert training['whole_step']['compute'] < training['optimize_parameters_foreach_adamw']['compute'] \
+        < training['optimize_parameters']['compute']
+    assert '| training | whole_step |' in printed
+
+
+def test_operator_counting_counts_what_a_call_runs():
+    from basicsr_nafnet.bench.operators import count_operators
+    a, b = torch.rand(8), torch.rand(8)
+    two = count_operators(lambda: (a + b).mul(b))
+    assert two['compute'] == 2 and two['most_frequent'] == {'aten::add': 1, 'aten::mul': 1}
+    # one foreach call over three tensors is one launch, however the CPU runs it inside
+    one = count_operators(lambda: torch._foreach_mul([a, b, a], 2.0))
+    assert one['compute'] == 1 and one['leaf'] == 1

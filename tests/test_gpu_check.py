@@ -205,3 +205,62 @@ def test_float32_paths_are_held_to_tf32_rounding_where_cudnn_uses_tf32():
             'within 9.8e-04, TF32 convolutions)') in summary
     sizes['default']['max_abs_diff'] = 2e-3  # beyond TF32 rounding too
     assert 'fastest path within its tolerance: fp16 1.30x' in format_summary(results)
+
+
+def test_graphs_step_dry_run_runs_the_capture_code_path_uncaptured_on_the_cpu(tmp_path):
+    out = tmp_path / 'out'
+    assert load_script().main([str(out), '--dry-run', '--in-process', '--device', 'cpu', '--steps', 'env',
+                               'graphs']) == 0
+    results = json.loads((out / 'gpu_check.json').read_text())
+    assert list(results['steps']) == ['env', 'graphs'] and results['steps']['graphs']['status'] == 'ok'
+    graphs = results['steps']['graphs']['result']
+    assert graphs['captured'] is False  # no CUDA here: the plain callables ran, and the results say so
+    whole, tiled = graphs['inference']['32x32'], graphs['inference']['48x80']
+    assert list(whole) == ['eager', 'default', 'graph', 'bf16_graph']
+    assert whole['graph']['captured'] is False and whole['graph']['max_abs_diff'] <= 1e-5
+    assert whole['bf16_graph']['max_abs_diff'] <= 2e-2 and whole['eager']['ratio'] == 1.0
+    assert tiled['tiled_graph']['diff_against'] == 'tiled_default' and tiled['tiled_graph']['max_abs_diff'] == 0
+    assert list(graphs['training']) == ['fp32_eager', 'fp32_step', 'fp32_graph', 'bf16_graph']
+    assert graphs['training']['fp32_eager']['ratio'] == 1.0 and graphs['training']['fp32_graph']['it_per_s'] > 0
+    learn = graphs['learn']['runs']
+    assert list(learn) == ['fp32_eager', 'fp32_step', 'fp32_graph'] and graphs['learn']['steps'] == 5
+    for run in learn.values():
+        assert len(run['losses']) == 5 and run['final_loss'] < run['first_loss']  # it learned
+        assert run['max_weight_diff'] <= 1e-6 and run['max_weight_change'] > 1e-3  # alike, and not standing still
+    assert learn['fp32_graph']['max_weight_diff_to_step'] == 0  # warm-up steps then the step: the same sequence
+    summary = (out / 'summary.md').read_text()
+    assert 'NOT captured (no CUDA' in summary and '| 48x80 | tiled_graph |' in summary
+
+
+def test_graph_targets_read_the_720p_graph_paths_and_the_fp32_graph_step():
+    results = made_up_results()
+    graphs = {'720x1280': {'eager': dict(ms=30, ratio=1.0, max_abs_diff=0, diff_against='eager'),
+                           'graph': dict(ms=9, ratio=3.3, max_abs_diff=5e-5, diff_against='eager'),
+                           'bf16_graph': dict(ms=6, ratio=5.0, max_abs_diff=3e-2, diff_against='eager')}}
+    training = {'fp32_eager': dict(it_per_s=8, ms=125, ratio=1.0), 'fp32_graph': dict(it_per_s=14, ms=71, ratio=1.75)}
+    results['steps']['graphs'] = dict(status='ok', limit_s=150, seconds=60,
+                                      result=dict(captured=True, inference=graphs, training=training))
+    summary = format_summary(results)
+    # bf16 is faster but outside its 2e-2 tolerance
+    assert '- CUDA graphs, inference at 720p: graph 3.30x plain eager (target >= 3x: met)' in summary
+    assert '- CUDA graphs, fp32 training step: 1.75x fp32 eager it/s (target >= 2x: not met' in summary
+    assert '| 720x1280 | bf16_graph | 6.00 | 5.00x | 3.0e-02 | eager |' in summary
+
+
+def test_a_graph_that_cannot_be_captured_records_its_error_and_the_rest_is_measured(tmp_path, monkeypatch):
+    from basicsr_nafnet.bench import graphs as graphs_step
+
+    def refuse(self, warmup_batches):
+        raise RuntimeError('operation not permitted when stream is capturing')
+
+    monkeypatch.setattr(graphs_step.WholeStep, 'capture', refuse)
+    results = gpu_check.run_gpu_check(str(tmp_path), dry_run=True, device='cpu', steps=['graphs'], in_process=True,
+                                      log=lambda line: None)
+    graphs = results['steps']['graphs']['result']
+    assert results['steps']['graphs']['status'] == 'ok'
+    training = graphs['training']
+    assert list(training) == ['fp32_eager', 'fp32_step', 'fp32_graph', 'bf16_graph']
+    assert training['fp32_step']['it_per_s'] > 0 and 'not permitted' in training['bf16_graph']['error']
+    assert 'not permitted' in graphs['learn']['error'] and graphs['inference']['32x32']['graph']['max_abs_diff'] < 1e-5
+    summary = (tmp_path / 'summary.md').read_text()
+    assert '| fp32_graph | failed: RuntimeError: operation not permitted' in summary

@@ -54,3 +54,33 @@ def test_keeps_bf16_dtype_and_computes_in_float32():
     assert out.dtype == torch.bfloat16
     ref = plain_layernorm2d(x.float(), norm.weight.float(), norm.bias.float(), norm.eps)
     torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)
+
+
+def test_channels_last_input_takes_one_operator_and_matches_nchw():
+    from basicsr_nafnet.bench.operators import count_operators
+    norm = LayerNorm2d(6)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 6, 5, 7)
+    grad = torch.randn(2, 6, 5, 7)
+    x_nchw = x.clone().requires_grad_()
+    x_last = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    out_nchw = norm(x_nchw)
+    out_nchw.backward(grad)
+    grads_nchw = [p.grad.clone() for p in (norm.weight, norm.bias)]
+    norm.zero_grad()
+    out_last = norm(x_last)
+    assert out_last.is_contiguous(memory_format=torch.channels_last)
+    out_last.backward(grad)
+    torch.testing.assert_close(out_last, out_nchw, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x_last.grad, x_nchw.grad, atol=1e-4, rtol=1e-4)
+    for p, ref in zip((norm.weight, norm.bias), grads_nchw):
+        torch.testing.assert_close(p.grad, ref, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        assert count_operators(lambda: norm(x_last))['compute'] < count_operators(lambda: norm(x))['compute']
+    bf16 = LayerNorm2d(6).to(torch.bfloat16)
+    out = bf16(x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last))
+    assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
+    ref = plain_layernorm2d(x, bf16.weight.float(), bf16.bias.float(), bf16.eps)
+    torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)

@@ -5,7 +5,8 @@ Steps, in order (uncompiled measurements first, so a slow compiler costs only th
 GoPro configuration, 256x256 and 1280x720, plain float32 NCHW eager against channels_last, fused, default,
 fused fp16 and fused bf16), ``training`` (iterations per second and peak memory at batch 4 and 8 of
 256x256 for fp32, bf16 autocast and bf16 + channels_last, then every mode trained the same steps on
-synthetic GoPro-like pairs and scored on held-out ones), ``tiled`` (4K in tiles), ``inference_compile`` and
+synthetic GoPro-like pairs and scored on held-out ones), ``tiled`` (4K in tiles), ``graphs`` (CUDA graphs for
+inference and the whole training step, and whether they learn alike: .graphs), ``inference_compile`` and
 ``training_compile`` (the same against eager and fp32, with ``torch.compile``).
 
 :func:`run_gpu_check` runs each step in its own process under its limit (``in_process`` runs them here,
@@ -28,6 +29,7 @@ import torch
 from ..fileio import atomic_write
 from .configs import TINY_CONFIGS, build_arch, dry_run_context, gopro_configs
 from .gpu_report import format_summary
+from .graphs import step_graphs
 from .speed import benchmark_inference, benchmark_tiled
 from .timing import machine_description, matmul_gflops
 from .training import benchmark_training, gopro_recipe, learn_alike, learning_pairs
@@ -36,7 +38,7 @@ __all__ = ['STEPS', 'LIMITS', 'BUDGET_S', 'settings', 'run_step', 'run_gpu_check
 
 # seconds each step may take; the whole check stops starting steps at BUDGET_S (under the 8 minutes asked for)
 LIMITS = OrderedDict([('env', 30), ('pytest', 150), ('inference', 75), ('training', 120), ('tiled', 30),
-                      ('inference_compile', 120), ('training_compile', 180)])
+                      ('graphs', 150), ('inference_compile', 120), ('training_compile', 180)])
 STEPS = list(LIMITS)
 BUDGET_S = 450
 RESULTS, SUMMARY, LOG, JUNIT = 'gpu_check.json', 'summary.md', 'gpu_check.log', 'pytest-cuda.xml'
@@ -148,7 +150,8 @@ def step_tiled(cfg, device, save):
 
 
 _STEP_FUNCTIONS = dict(env=step_env, pytest=step_pytest, inference=step_inference, training=step_training,
-                       tiled=step_tiled, inference_compile=lambda *a: step_inference(*a, compile=True),
+                       tiled=step_tiled, graphs=step_graphs,
+                       inference_compile=lambda *a: step_inference(*a, compile=True),
                        training_compile=lambda *a: step_training(*a, compile=True))
 
 

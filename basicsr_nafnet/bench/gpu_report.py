@@ -138,7 +138,25 @@ def _targets(results):
                 if r and r.get('ratio') and (step == 'training') == (mode == 'bf16_channels_last'):
                     lines.append(f"- Training batch {batch}, {mode}: {r['ratio']:.2f}x fp32 it/s (target >= 1.8x: "
                                  f"{'met' if r['ratio'] >= 1.8 else 'not met'}; learning: see above)")
-    return lines or ['- Nothing measured that the targets need.']
+    return lines + _graph_targets(results, float32_bound) or ['- Nothing measured that the targets need.']
+
+
+def _graph_targets(results, float32_bound):
+    res = _result(results, 'graphs')
+    lines = []
+    paths = {p: r for p, r in ((res.get('inference') or {}).get('720x1280') or {}).items()
+             if p.endswith('graph') and 'error' not in r}
+    within = {p: r for p, r in paths.items() if r.get('diff_against') == 'eager'
+              and r['max_abs_diff'] <= INFERENCE_TOLERANCE.get(p.split('_')[0], float32_bound)}
+    if within:
+        path, r = max(within.items(), key=lambda item: item[1]['ratio'])
+        lines.append(f"- CUDA graphs, inference at 720p: {path} {r['ratio']:.2f}x plain eager "
+                     f"(target >= 3x: {'met' if r['ratio'] >= 3 else 'not met'})")
+    graph = (res.get('training') or {}).get('fp32_graph')
+    if graph and 'ratio' in graph:
+        lines.append(f"- CUDA graphs, fp32 training step: {graph['ratio']:.2f}x fp32 eager it/s (target >= 2x: "
+                     f"{'met' if graph['ratio'] >= 2 else 'not met'}; equal learning: see CUDA graphs)")
+    return lines
 
 
 def format_summary(results):
@@ -152,7 +170,7 @@ def format_summary(results):
         lines.append(f"| {name} | {status} | {_f(entry.get('seconds'), '.0f')} | {entry['limit_s']:.0f} |")
     for title, part in (('Environment', _env_lines), ('CUDA tests', _pytest_lines), ('Inference', _inference_lines),
                         ('Training', _training_lines), ('Learning alike', _learn_lines), ('Tiled', _tiled_lines),
-                        ('Targets', _targets)):
+                        ('CUDA graphs', _graphs_lines), ('Targets', _targets)):
         try:
             body = part(results)
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a step stopped half-way: show the rest
@@ -169,3 +187,44 @@ def _tiled_lines(results):
         return ['No results.']
     return [f"{tiled['size'][0]}x{tiled['size'][1]}, tile {tiled['tile']}, overlap {tiled['overlap']}, {tiled['path']} "
             f"path: {tiled['seconds_with_profiler']:.2f} s, peak {_f(tiled['peak_mb'], '.0f')} MB"]
+
+
+def _graphs_lines(results):
+    """The ``graphs`` step: inference and training step replayed from CUDA graphs, and whether they learn alike."""
+    res = _result(results, 'graphs')
+    if not res:
+        return ['No results.']
+    how = 'captured in CUDA graphs' if res.get('captured') else 'NOT captured (no CUDA: the plain callables ran)'
+    lines = [f"{_network(results)}, {how}; float32 diffs with TF32 convolutions {res.get('tf32_cudnn', '-')}.", '',
+             '| size | path | ms | speed-up vs eager | max abs diff | against |',
+             '| --- | --- | ---: | ---: | ---: | --- |']
+    for size, paths in res.get('inference', {}).items():
+        if 'error' in paths:
+            lines.append(f"| {size} | failed: {paths['error']} | | | | |")
+            continue
+        lines += [f"| {size} | {path} | failed: {r['error']} | | | |" if 'error' in r else
+                  f"| {size} | {path} | {r['ms']:.2f} | {r['ratio']:.2f}x | {r['max_abs_diff']:.1e} | "
+                  f"{r['diff_against']} |" for path, r in paths.items()]
+    train = res.get('training') or {}
+    lines += ['', 'Training step (fp32_eager: `optimize_parameters`; *_step / *_graph: forward, PSNR loss, backward, '
+              f"clip_grad_norm_ foreach, fused capturable AdamW; lr {res.get('lr', '-')}):", '']
+    if 'error' in train:
+        lines.append(f"failed: {train['error']}")
+    else:
+        lines += ['| mode | it/s | ms | speed-up vs fp32_eager |', '| --- | ---: | ---: | ---: |']
+        lines += [f"| {m} | failed: {r['error']} | | |" if 'error' in r else
+                  f"| {m} | {r['it_per_s']:.2f} | {r['ms']:.1f} | {r['ratio']:.2f}x |" for m, r in train.items()]
+    learn = res.get('learn') or {}
+    if 'error' in learn or 'runs' in learn:
+        lines += ['', f"Equal learning ({learn.get('steps', '-')} steps of batch {learn.get('batch', '-')}, same start "
+                  'and batches, TF32 off, deterministic cuDNN):', '']
+    if 'error' in learn:
+        lines.append(f"failed: {learn['error']}")
+    elif 'runs' in learn:
+        lines += ['| run | first loss | final loss | max weight diff vs fp32_eager | vs fp32_step | '
+                  'max weight change |',
+                  '| --- | ---: | ---: | ---: | ---: | ---: |']
+        lines += [f"| {n} | {r['first_loss']:.4f} | {r['final_loss']:.4f} | {r['max_weight_diff']:.1e} | "
+                  f"{r['max_weight_diff_to_step']:.1e} | {r['max_weight_change']:.1e} |"
+                  for n, r in learn['runs'].items()]
+    return lines
