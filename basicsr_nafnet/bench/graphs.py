@@ -21,7 +21,7 @@ from collections import OrderedDict
 import torch
 
 from ..inference import prepare_for_inference, synchronize
-from ..inference.tiling import tiled_forward
+from ..ops.tiling import tiled_forward
 from .configs import build_arch
 from .graph_capture import ShapeGraphs, WholeStep
 from .timing import time_interleaved

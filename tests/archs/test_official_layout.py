@@ -16,7 +16,7 @@ from basicsr.archs import build_network
 
 from basicsr_nafnet.archs.baseline_arch import BaselineBlock
 from basicsr_nafnet.archs.nafnet_arch import NAFBlock
-from basicsr_nafnet.evaluation.model_spec import build_model, parse_model_spec
+from basicsr_nafnet.inference.spec import build_model, parse_model_spec
 
 REPO = Path(__file__).resolve().parents[2]
 
