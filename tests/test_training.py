@@ -221,6 +221,52 @@ def test_warmup_cosine_schedule_values():
     assert lrs[12] == pytest.approx(0.1) and lrs[13] == pytest.approx(0.1)  # eta_min from T_max on
 
 
+def _train_section(scheduler, autocast=None):
+    return {'total_iter': 10, 'optim_g': {'type': 'AdamW', 'lr': 1e-3}, 'scheduler': scheduler,
+            'pixel_opt': {'type': 'PSNRLoss'}, 'autocast': autocast}
+
+
+def _train_problems(train):
+    from basicsr_nafnet.engine.checks.training import check_train
+    from basicsr_nafnet.engine.checks.values import Problems
+    problems = Problems()
+    check_train(problems, {'model_type': 'ImageRestorationModel', 'train': train})
+    return problems
+
+
+@pytest.mark.parametrize('scheduler', [{'type': 'TrueCosineAnnealingLR', 'T_max': 10, 'eta_min': 1e-7},
+                                       {'type': 'MultiStepLR', 'milestones': [5], 'gamma': 0.5},
+                                       {'type': 'CosineAnnealingRestartLR', 'periods': [10], 'eta_min': 1e-7}])
+def test_model_builds_every_scheduler_the_option_checks_accept(scheduler):
+    from types import SimpleNamespace
+
+    from basicsr_nafnet.models.image_restoration_model import ImageRestorationModel
+    from basicsr_nafnet.models.rules import SCHEDULERS
+    train = _train_section(dict(scheduler))
+    assert _train_problems(train) == []
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    model = SimpleNamespace(opt={'train': train}, optimizers=[optimizer])
+    ImageRestorationModel.setup_schedulers(model)  # the model's own method on a stand-in: no network needed
+    assert [type(s) for s in model.schedulers] == [SCHEDULERS[scheduler['type']]]
+    assert train['scheduler'] == scheduler  # the options are read, not changed
+
+
+def test_model_and_option_checks_refuse_the_same_scheduler_and_autocast():
+    from types import SimpleNamespace
+
+    from basicsr_nafnet.models.image_restoration_model import ImageRestorationModel
+    from basicsr_nafnet.models.rules import SCHEDULERS, autocast_dtype
+    train = _train_section({'type': 'StepLR', 'step_size': 2}, autocast='int8')
+    assert _train_problems(train) == ["train.autocast: expected null, bf16 or fp16, got 'int8'",
+                                      f"train.scheduler.type: 'StepLR' is not one of {', '.join(SCHEDULERS)}"]
+    model = SimpleNamespace(opt={'train': train}, optimizers=[])
+    with pytest.raises(ValueError, match="train.scheduler.type: 'StepLR' is not one of TrueCosineAnnealingLR"):
+        ImageRestorationModel.setup_schedulers(model)
+    with pytest.raises(ValueError, match="train.autocast: 'int8' is not one of null, bf16, fp16"):
+        autocast_dtype('int8')
+    assert autocast_dtype(None) is None and autocast_dtype('bf16') is torch.bfloat16
+
+
 def test_saved_states_load_with_weights_only(tmp_path):
     import numpy as np
 

@@ -1,3 +1,7 @@
+"""The Baseline of the NAFNet paper: the same UNet with GELU and squeeze-and-excitation blocks.
+
+Paper: Simple Baselines for Image Restoration (Chen et al., ECCV 2022), section 3.2.
+"""
 from functools import partial
 
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -5,7 +9,7 @@ from torch import nn
 
 from basicsr_nafnet.registry import register
 from .arch_util import ResidualGatedBlock, UNetSkeleton, make_channel_scale
-from .fusion import fuse_unet
+from .fusion import FusableUNet
 
 
 class BaselineBlock(ResidualGatedBlock):
@@ -34,7 +38,7 @@ class BaselineBlock(ResidualGatedBlock):
 
 
 @register(ARCH_REGISTRY)
-class Baseline(UNetSkeleton):
+class Baseline(FusableUNet, UNetSkeleton):
     """The baseline of the NAFNet paper: NAFNet's UNet with GELU and channel attention blocks.
 
     Paper: Simple Baselines for Image Restoration (Chen et al., ECCV 2022), section 3.2. State-dict
@@ -55,7 +59,3 @@ class Baseline(UNetSkeleton):
                  dec_blk_nums=(1, 1, 1, 1), dw_expand=1, ffn_expand=2, drop_out_rate=0.):
         block = partial(BaselineBlock, dw_expand=dw_expand, ffn_expand=ffn_expand, drop_out_rate=drop_out_rate)
         super().__init__(block, img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums)
-
-    def fuse(self):
-        """Inference-only copy with norm affines, beta and gamma folded into the convs (see ``fusion.py``)."""
-        return fuse_unet(self)

@@ -26,7 +26,7 @@ from torch import nn
 
 from .arch_util import ResidualGatedBlock, SimpleGate
 
-__all__ = ['FusedBlock', 'FusedNetwork', 'InferenceOnlyError', 'fuse_unet', 'normalize_channels']
+__all__ = ['FusableUNet', 'FusedBlock', 'FusedNetwork', 'InferenceOnlyError', 'fuse_unet', 'normalize_channels']
 
 _TRAIN_MESSAGE = ('{name} is an inference-only network made by fuse(): the LayerNorm affines, beta and gamma '
                   'are folded into its convolutions, so it cannot be trained. Train the unfused network and '
@@ -228,3 +228,15 @@ def fuse_unet(net):
         raise ValueError(f'{type(net).__name__} has no blocks to fuse')
     body.eval()
     return FusedNetwork(body, type(net).__name__)
+
+
+class FusableUNet:
+    """Gives a UNet of :class:`ResidualGatedBlock` (NAFNet, Baseline and their Local variants) its ``fuse()``.
+
+    A mixin rather than a method of ``UNetSkeleton``: DeblurUNet shares the skeleton but has no
+    gated blocks, and inference asks ``callable(getattr(net, 'fuse', None))`` to decide whether to fuse.
+    """
+
+    def fuse(self):
+        """Inference-only copy with norm affines, beta and gamma folded into the convs (see :func:`fuse_unet`)."""
+        return fuse_unet(self)

@@ -1,3 +1,7 @@
+"""NAFNetLocal and BaselineLocal: NAFNet and Baseline with the test-time local converter (TLC).
+
+Paper: Revisiting Global Statistics Aggregation for Improving Image Restoration (Chu et al., ECCV 2022).
+"""
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from basicsr_nafnet.registry import register

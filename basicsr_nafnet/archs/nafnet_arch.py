@@ -1,3 +1,7 @@
+"""NAFNet, the nonlinear-activation-free UNet of NAFBlocks.
+
+Paper: Simple Baselines for Image Restoration (Chen et al., ECCV 2022).
+"""
 from functools import partial
 
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -5,7 +9,7 @@ from torch import nn
 
 from basicsr_nafnet.registry import register
 from .arch_util import ResidualGatedBlock, SimpleGate, UNetSkeleton, make_channel_scale
-from .fusion import fuse_unet
+from .fusion import FusableUNet
 
 
 class NAFBlock(ResidualGatedBlock):
@@ -35,7 +39,7 @@ class NAFBlock(ResidualGatedBlock):
 
 
 @register(ARCH_REGISTRY)
-class NAFNet(UNetSkeleton):
+class NAFNet(FusableUNet, UNetSkeleton):
     """NAFNet: a UNet of NAFBlocks.
 
     Paper: Simple Baselines for Image Restoration (Chen et al., ECCV 2022). State-dict keys match
@@ -54,7 +58,3 @@ class NAFNet(UNetSkeleton):
                  dec_blk_nums=(1, 1, 1, 1), drop_out_rate=0.):
         super().__init__(partial(NAFBlock, drop_out_rate=drop_out_rate), img_channel, width, middle_blk_num,
                          enc_blk_nums, dec_blk_nums)
-
-    def fuse(self):
-        """Inference-only copy with norm affines, beta and gamma folded into the convs (see ``fusion.py``)."""
-        return fuse_unet(self)

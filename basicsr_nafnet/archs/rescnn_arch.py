@@ -1,3 +1,7 @@
+"""ResidualCNN: the plain residual CNN baseline (conv + ReLU stack predicting a residual).
+
+Residual learning as in VDSR (Kim et al., CVPR 2016) and DnCNN (Zhang et al., TIP 2017).
+"""
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 

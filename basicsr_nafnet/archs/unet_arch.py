@@ -1,3 +1,8 @@
+"""DeblurUNet: a configurable UNet (Ronneberger et al., MICCAI 2015) on NAFNet's skeleton.
+
+Its options step the classic UNet block towards those of Simple Baselines for Image Restoration
+(Chen et al., ECCV 2022).
+"""
 from functools import partial
 
 from basicsr.utils.registry import ARCH_REGISTRY

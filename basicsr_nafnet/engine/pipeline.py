@@ -49,7 +49,7 @@ def build_parser(prog=None):
 def parse_options(root_path, is_train=True, argv=None):
     """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely.
 
-    Every option is checked (:func:`~basicsr_nafnet.option_check.validate_options`) before this returns,
+    Every option is checked (:func:`~basicsr_nafnet.engine.option_check.validate_options`) before this returns,
     so nothing is created, renamed or deleted for options that cannot run.
     """
     from basicsr.utils import set_random_seed

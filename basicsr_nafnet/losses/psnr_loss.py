@@ -1,3 +1,4 @@
+"""PSNRLoss: negative PSNR as a training loss, the loss of NAFNet's GoPro recipe."""
 import math
 
 import torch

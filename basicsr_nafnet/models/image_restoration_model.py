@@ -1,3 +1,4 @@
+"""ImageRestorationModel: BasicSR's SRModel with what GoPro deblurring training and validation need."""
 import os
 import os.path as osp
 import warnings
@@ -20,14 +21,11 @@ from ..errors import UserError
 from ..ops.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
 from .channels_last import to_channels_last
-from .lr_scheduler import SCHEDULERS
+from .rules import SCHEDULERS, autocast_dtype, optimizer_class
 
 
 class NonFiniteTrainingError(UserError, FloatingPointError):
     """Non-finite losses or gradients too many steps in a row: the recipe or the data needs a change."""
-
-
-_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, 'fp16': torch.float16, 'float16': torch.float16}
 
 
 @register(MODEL_REGISTRY)
@@ -51,8 +49,6 @@ class ImageRestorationModel(SRModel):
             validation in overlapping tiles; val.save_comparison: blur | restored | sharp strips.
     Works on CPU and GPU, single process or DDP (validation is split across ranks and reduced).
     """
-
-    SCHEDULERS = SCHEDULERS  # the schedulers it builds besides BasicSR's (read by the option checks)
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -85,25 +81,22 @@ class ImageRestorationModel(SRModel):
         return super().get_bare_model(net)
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
-        optim_cls = getattr(torch.optim, optim_type, None)
-        if not (isinstance(optim_cls, type) and issubclass(optim_cls, torch.optim.Optimizer)):
+        optim_cls = optimizer_class(optim_type)
+        if optim_cls is None:
             raise ValueError(f"train.optim_g.type: '{optim_type}' is not an optimizer in torch.optim")
         return optim_cls(params, lr, **kwargs)
 
     def setup_schedulers(self):
+        # every type from the rules table, BasicSR's included (built here: BasicSR pops 'type' out of the options)
         scheduler_opt = dict(self.opt['train']['scheduler'])
-        scheduler_cls = SCHEDULERS.get(scheduler_opt['type'])
-        if scheduler_cls is None:
-            return super().setup_schedulers()
-        scheduler_opt.pop('type')
-        self.schedulers = [scheduler_cls(optimizer, **scheduler_opt) for optimizer in self.optimizers]
+        kind = scheduler_opt.pop('type')
+        if kind not in SCHEDULERS:
+            raise ValueError(f"train.scheduler.type: '{kind}' is not one of {', '.join(SCHEDULERS)}")
+        self.schedulers = [SCHEDULERS[kind](optimizer, **scheduler_opt) for optimizer in self.optimizers]
 
     def init_training_settings(self):
         train_opt = self.opt['train']
-        kind = train_opt.get('autocast')
-        if kind is not None and kind not in _AUTOCAST_DTYPES:
-            raise ValueError(f"train.autocast: '{kind}' is not one of null, bf16, fp16")
-        self.autocast_dtype = _AUTOCAST_DTYPES.get(kind)
+        self.autocast_dtype = autocast_dtype(train_opt.get('autocast'))
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
         super().init_training_settings()
         # compiled for the training forward only: self.net_g stays the module that is saved, loaded,

@@ -3,7 +3,7 @@ import math
 
 from torch.optim.lr_scheduler import LRScheduler
 
-__all__ = ['WarmupCosineLR', 'SCHEDULERS']
+__all__ = ['WarmupCosineLR']
 
 
 class WarmupCosineLR(LRScheduler):
@@ -32,7 +32,3 @@ class WarmupCosineLR(LRScheduler):
         progress = min(step - self.warmup_iter, self.T_max - self.warmup_iter) / (self.T_max - self.warmup_iter)
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
-
-
-SCHEDULERS = {'TrueCosineAnnealingLR': WarmupCosineLR, 'CosineAnnealingLR': WarmupCosineLR,
-              'CosineAnnealingWarmupLR': WarmupCosineLR}

@@ -1,0 +1,57 @@
+"""Checks of the run around the network: name, model type, seed, GPUs, logger, launcher, and the ``val`` section."""
+from ...errors import UserError
+from ...fileio import check_component
+from .values import check_bool, check_int, check_number, registered, section
+
+__all__ = ['check_top_level', 'check_val']
+
+
+def check_top_level(problems, opt):
+    from basicsr.utils.registry import MODEL_REGISTRY
+
+    try:
+        check_component(opt.get('name'), 'name')
+    except UserError as err:
+        problems.append(str(err))
+    registered(problems, MODEL_REGISTRY, opt.get('model_type'), 'model_type', 'model')
+    check_int(problems, opt, 'scale', 'scale', low=1)
+    check_int(problems, opt, 'manual_seed', 'manual_seed', low=0)
+    num_gpu = opt.get('num_gpu', 'auto')
+    if num_gpu != 'auto':
+        check_int(problems, opt, 'num_gpu', 'num_gpu', low=0)
+    logger = section(problems, opt, 'logger', 'logger') or {}
+    check_int(problems, logger, 'print_freq', 'logger.print_freq', low=1)
+    check_int(problems, logger, 'save_checkpoint_freq', 'logger.save_checkpoint_freq', low=1)
+    check_bool(problems, logger, 'use_tb_logger', 'logger.use_tb_logger')
+    dist_params = section(problems, opt, 'dist_params', 'dist_params') or {}
+    if dist_params.get('backend') not in (None, 'nccl', 'gloo'):
+        problems.add('dist_params.backend', f"expected nccl or gloo, got {dist_params['backend']!r}")
+
+
+def check_val(problems, opt, is_train):
+    from basicsr.utils.registry import METRIC_REGISTRY
+
+    val = section(problems, opt, 'val', 'val', required=not is_train)
+    if val is None:
+        return
+    if is_train:
+        check_number(problems, val, 'val_freq', 'val.val_freq', low=1, required=True)
+    check_bool(problems, val, 'save_img', 'val.save_img')
+    check_bool(problems, val, 'save_comparison', 'val.save_comparison')
+    check_int(problems, val, 'tile', 'val.tile', low=8)
+    check_int(problems, val, 'tile_overlap', 'val.tile_overlap', low=0)
+    check_int(problems, val, 'crop_size', 'val.crop_size', low=8)
+    if val.get('suffix') is not None:
+        try:
+            check_component(str(val['suffix']), 'val.suffix')
+        except UserError as err:
+            problems.append(str(err))
+    metrics = val.get('metrics') or {}
+    if not isinstance(metrics, dict):
+        problems.add('val.metrics', f'expected a mapping of metric names to options, got {metrics!r}')
+        return
+    for name, metric in metrics.items():
+        if not isinstance(metric, dict):
+            problems.add(f'val.metrics.{name}', f'expected a mapping with a type, got {metric!r}')
+        else:
+            registered(problems, METRIC_REGISTRY, metric.get('type'), f'val.metrics.{name}.type', 'metric')

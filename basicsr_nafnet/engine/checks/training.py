@@ -1,0 +1,74 @@
+"""Checks of the ``train`` section: iterations, and for our model its optimizer, scheduler, losses and autocast.
+
+What the model accepts is the model's rule (:mod:`basicsr_nafnet.models.rules`); these checks only read it.
+Optimizers, schedulers and losses are built on a one-element stand-in, so their own argument checks run.
+"""
+import torch
+
+from ...models import rules
+from .values import check_bool, check_int, check_number, registered, section, try_build
+
+__all__ = ['check_train']
+
+
+def check_train(problems, opt):
+    from basicsr.utils.registry import LOSS_REGISTRY
+
+    train = section(problems, opt, 'train', 'train', required=True)
+    if train is None:
+        return
+    check_int(problems, train, 'total_iter', 'train.total_iter', low=1, required=True)
+    check_int(problems, train, 'warmup_iter', 'train.warmup_iter', low=-1)
+    check_number(problems, train, 'ema_decay', 'train.ema_decay', low=0, high=0.999999999)
+    if opt.get('model_type') != rules.MODEL_TYPE:
+        return  # another plugin's model reads its own keys
+    check_bool(problems, train, 'use_grad_clip', 'train.use_grad_clip')
+    check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0)
+    check_bool(problems, train, 'channels_last', 'train.channels_last')
+    check_bool(problems, train, 'compile', 'train.compile')
+    check_int(problems, train, 'max_nonfinite_steps', 'train.max_nonfinite_steps', low=1)
+    if train.get('autocast') not in rules.AUTOCAST_MODES:
+        problems.add('train.autocast', f"expected null, bf16 or fp16, got {train['autocast']!r}")
+    optimizer = _check_optimizer(problems, train)
+    if optimizer is not None:
+        _check_scheduler(problems, train, optimizer)
+    losses = [k for k in ('pixel_opt', 'perceptual_opt') if train.get(k) is not None]
+    if not losses:
+        problems.add('train.pixel_opt', 'missing: training needs a loss (e.g. type: PSNRLoss)')
+    for key in losses:
+        loss = train[key]
+        if not isinstance(loss, dict):
+            problems.add(f'train.{key}', f'expected a mapping with a type, got {loss!r}')
+        elif registered(problems, LOSS_REGISTRY, loss.get('type'), f'train.{key}.type', 'loss') and key == 'pixel_opt':
+            try_build(problems, f'train.{key}', lambda: LOSS_REGISTRY.get(loss['type'])(
+                **{k: v for k, v in loss.items() if k != 'type'}))
+
+
+def _check_optimizer(problems, train):
+    """The optimizer built on a stand-in parameter, or None with the problem recorded."""
+    optim = section(problems, train, 'optim_g', 'train.optim_g', required=True)
+    if optim is None:
+        return None
+    cls = rules.optimizer_class(optim.get('type'))
+    if cls is None:
+        problems.add('train.optim_g.type', f"{optim.get('type')!r} is not an optimizer in torch.optim")
+        return None
+    before = len(problems)
+    check_number(problems, optim, 'lr', 'train.optim_g.lr', low=0, required=True)
+    if len(problems) > before:
+        return None
+    stand_in = torch.zeros(1, requires_grad=True)
+    return try_build(problems, 'train.optim_g',
+                     lambda: cls([stand_in], **{k: v for k, v in optim.items() if k != 'type'}))
+
+
+def _check_scheduler(problems, train, optimizer):
+    scheduler = section(problems, train, 'scheduler', 'train.scheduler', required=True)
+    if scheduler is None:
+        return
+    kind = scheduler.get('type')
+    if not isinstance(kind, str) or kind not in rules.SCHEDULERS:
+        problems.add('train.scheduler.type', f"{kind!r} is not one of {', '.join(rules.SCHEDULERS)}")
+        return
+    try_build(problems, 'train.scheduler',
+              lambda: rules.SCHEDULERS[kind](optimizer, **{k: v for k, v in scheduler.items() if k != 'type'}))

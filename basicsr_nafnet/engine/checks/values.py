@@ -1,0 +1,82 @@
+"""Checks of single option values (integers, numbers, booleans, mappings, registered names) that collect problems."""
+import math
+import numbers
+
+__all__ = ['Problems', 'check_int', 'check_number', 'check_bool', 'section', 'registered', 'try_build']
+
+
+class Problems(list):
+    """Collects ``key: what is wrong`` lines."""
+
+    def add(self, key, message):
+        self.append(f'{key}: {message}')
+
+
+def _is_int(value):
+    """An integer, or a float with an integral value (``4e5``); not a bool."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+
+
+def check_int(problems, node, key, path, low=None, required=False):
+    if key not in node or node[key] is None:
+        if required:
+            problems.add(path, 'missing (an integer)')
+        return
+    value = node[key]
+    if not _is_int(value):
+        problems.add(path, f'expected an integer, got {value!r}')
+    elif low is not None and value < low:
+        problems.add(path, f'must be at least {low}, got {value!r}')
+
+
+def check_number(problems, node, key, path, low=None, high=None, required=False):
+    if key not in node or node[key] is None:
+        if required:
+            problems.add(path, 'missing (a number)')
+        return
+    value = node[key]
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        problems.add(path, f'expected a number, got {value!r}')
+    elif (low is not None and value < low) or (high is not None and value > high):
+        problems.add(path, f'must be within [{low}, {high}], got {value!r}')
+
+
+def check_bool(problems, node, key, path, required=False):
+    if key not in node or node[key] is None:
+        if required:
+            problems.add(path, 'missing (true or false)')
+        return
+    if not isinstance(node[key], bool):
+        problems.add(path, f'expected true or false, got {node[key]!r}')
+
+
+def section(problems, opt, key, path, required=False):
+    """``opt[key]`` when it is a mapping; None (with a problem if required or not a mapping) otherwise."""
+    value = opt.get(key)
+    if value is None:
+        if required:
+            problems.add(path, 'missing (a mapping of options)')
+        return None
+    if not isinstance(value, dict):
+        problems.add(path, f'expected a mapping of options, got {value!r}')
+        return None
+    return value
+
+
+def registered(problems, registry, name, path, what):
+    if not isinstance(name, str) or name not in registry:
+        known = ', '.join(sorted(n for n, _ in registry))
+        problems.add(path, f'{name!r} is not a registered {what} (known: {known})')
+        return False
+    return True
+
+
+def try_build(problems, key, build):
+    """``build()``, or None with the constructor's complaint recorded under ``key``."""
+    try:
+        return build()
+    except Exception as err:  # the constructor's own checks of its arguments
+        problems.add(key, f"{type(err).__name__}: {' '.join(str(err).split())}")
+        return None
