@@ -179,12 +179,15 @@ def common_iteration(run_dirs, total_iter=None):
     return last, {d: saved[d][last] for d in run_dirs}
 
 
-def _stop(proc, grace_s=20):
-    """SIGINT (the train command's clean stop), then SIGKILL if it is still going after ``grace_s``."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+def _stop(procs, grace_s=20):
+    """SIGINT (the train command's clean stop) to every process, then SIGKILL to those still going after ``grace_s``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    end = time.monotonic() + grace_s
+    for proc in procs:
         try:
-            proc.wait(grace_s)
+            proc.wait(max(0.0, end - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -226,15 +229,16 @@ def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
                 log_path = osp.join(root, 'ladder_logs', f'{name}.txt')
                 log(f'[ladder] training {name}: {budget.iters} iterations on {budget.device}')
                 active[name] = _launch(command, root, budget, log_path) + (log_path, )
+            stopping = {name for name, (proc, _, _) in active.items() if past and proc.poll() is None}
+            _stop([active[name][0] for name in stopping])  # all at once: their grace periods overlap
             for name, (proc, out, log_path) in list(active.items()):
                 code = proc.poll()
-                if code is None and past:
-                    _stop(proc)
+                if name in stopping:  # whatever its exit status after the stop
                     status[name] = 'stopped at the deadline'
                     log(f'[ladder] {name}: stopped at the deadline ({budget.deadline_s:g} s)')
                 elif code is None:
                     continue
-                elif code == 130:
+                elif code == 130 and not past:
                     raise KeyboardInterrupt
                 elif code != 0:
                     failed.append(f"{name} (exit status {code}; output: {log_path if out else 'above'})")
@@ -250,8 +254,8 @@ def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
             if active:
                 time.sleep(poll_s)
     finally:
-        for proc, out, _ in active.values():
-            _stop(proc, grace_s=5)
+        _stop([proc for proc, _, _ in active.values()], grace_s=5)
+        for _, out, _ in active.values():
             if out:
                 out.close()
     if failed:
