@@ -45,8 +45,8 @@ LADDER = (
      'SimpleGate instead of GELU, simplified channel attention instead of CA'),
 )
 
-# GoPro-scale blur (docs/ladder.md, "Choosing the data"): camera paths of 20-40 px, photographs magnified 2.5-3.5x so
-# the blurred frames sit near GoPro's input PSNR (25.8 dB on the held-out pairs at 256x256; docs/ladder.md)
+# GoPro-scale blur (docs/ladder-data.md): camera paths of 20-40 px, photographs magnified 2.5-3.5x so
+# the blurred frames sit near GoPro's input PSNR (25.8 dB on the held-out pairs at 256x256)
 LADDER_DATA = dict(size=(256, 256), seed=0, blur_px=(20.0, 40.0), zoom=(2.5, 3.5))
 LADDER_CROP, LADDER_STEP = 128, 64  # LMDB crops; the training crop (gt_size) is cut from these
 DATA_FOLDER = osp.join('datasets', 'synthetic_gopro_ladder')  # under the root; the option files read it there
@@ -336,7 +336,7 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
              f'Data: synthetic GoPro-scale blur, {budget.train_pairs} training pairs in {LADDER_CROP}x{LADDER_CROP} '
              f'crops (step {LADDER_STEP}), {budget.test_pairs} held-out test pairs of {budget.frame}x{budget.frame} '
              f"from other photographs; camera paths {LADDER_DATA['blur_px'][0]:g}-{LADDER_DATA['blur_px'][1]:g} px, "
-             f"photographs magnified {LADDER_DATA['zoom'][0]:g}-{LADDER_DATA['zoom'][1]:g}x (docs/ladder.md)."]
+             f"photographs magnified {LADDER_DATA['zoom'][0]:g}-{LADDER_DATA['zoom'][1]:g}x (docs/ladder-data.md)."]
     meta = dict(command=command, machine=machine, recipe=recipe, budget=dataclasses.asdict(budget),
                 compared_iteration=iteration, status=status, data=_data_recipe(budget))
     log('[ladder] scoring every run on the held-out synthetic test set')

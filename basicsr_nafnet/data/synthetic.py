@@ -190,7 +190,7 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         sub_frames (tuple[int, int]): Range of the number of averaged sub-frames (GoPro: 7 to 13).
         zoom (tuple[float, float] | None): Range of the photograph's magnification (output pixels per photo
             pixel, drawn log-uniformly; never below what fills the frame). None: from filling the frame up to 1.
-            Magnified photographs are smoother, so the same path length costs fewer dB (docs/ladder.md).
+            Magnified photographs are smoother, so the same path length costs fewer dB (docs/ladder-data.md).
         workers (int): Render the pairs in this many processes; the files are the same for any number.
         overwrite (bool): Replace an existing ``output``, only if this generator made it (it holds
             ``synthetic_gopro.json``); any other folder is refused.
