@@ -9,7 +9,7 @@ Floors, bottom up (README, "Layout"):
 4. ``models`` (training and validation)
 5. ``evaluation``
 6. ``bench``
-7. the thin entry points: ``train``, ``test``, ``demo``
+7. the thin entry points: ``train``, ``test``, ``demo``, ``ladder`` (the ladder's runs and budgets)
 
 The package's own ``__init__`` (which imports the registry surface to register it) is the one exception.
 """
@@ -28,7 +28,7 @@ FLOORS = {
     'models': 4,
     'evaluation': 5,
     'bench': 6,
-    'train': 7, 'test': 7, 'demo': 7,
+    'train': 7, 'test': 7, 'demo': 7, 'ladder': 7,
 }
 # rooms that may use less than their floor allows
 ONLY_GROUND = {'visualize'}  # draws what it is given: no network, no data reading of ours
