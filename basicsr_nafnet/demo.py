@@ -2,50 +2,41 @@
 
 ``bash scripts/demo.sh`` runs :func:`main`. Every step resumes: data already made is kept, an interrupted
 training continues from its last checkpoint (``--auto_resume``), a finished one is not repeated.
-``--ladder`` trains the rungs of :data:`LADDER` alike and writes the ladder table and figures
-(:func:`run_ladder`).
+``--ladder`` runs the shortened ladder (:mod:`basicsr_nafnet.ladder`, budget 'cpu'): every rung of :data:`LADDER`
+with two seeds on GoPro-scale blur, then the ladder table and figures (:func:`run_ladder`).
 """
+import dataclasses
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
-import time
-
-import torch
 
 from .cli import ArgumentParser, check_output_dir, command, positive_int
 from .errors import UserError
 from .fileio import atomic_write
 from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
 from .engine.options import load_options, project_option_file
+from .ladder import LADDER
 
-__all__ = ['DEMO_DATA', 'LADDER', 'ensure_demo_data', 'train_demo', 'run_demo', 'run_ladder', 'main']
+__all__ = ['DEMO_DATA', 'LADDER', 'lmdbs_complete', 'read_stamp', 'ensure_demo_data',
+           'train_demo', 'run_demo', 'run_ladder', 'main']
 
 # 120 training pairs cut into 128x128 crops (1080 crops) and 20 held-out test pairs, all 256x256
 DEMO_DATA = dict(train=120, test=20, size=(256, 256), seed=0)
 DEMO_CROP, DEMO_STEP = 128, 64
 DEMO_MODELS = {'NAFNet': 'demo/NAFNet-demo.yml', 'DeblurUNet': 'demo/UNet-demo.yml',
                'ResidualCNN': 'demo/ResidualCNN-demo.yml'}  # under options/ (see engine.options.options_root)
-# (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
-LADDER = (
-    ('demo/ladder/1-ResidualCNN.yml', 'ResidualCNN', 'single scale: 9 conv3x3 + ReLU layers, y = x + f(x)'),
-    ('demo/ladder/2-UNet-BN.yml', 'UNet (BN, ReLU)', "4-level UNet (NAFNet's skeleton), plain conv-BN-ReLU blocks"),
-    ('demo/ladder/3-UNet-LN.yml', 'UNet (LN, ReLU)', 'LayerNorm instead of BatchNorm'),
-    ('demo/ladder/4-Baseline.yml', 'Baseline (LN, GELU, CA)',
-     "the paper's Baseline block: pre-LN, depth-wise conv, GELU, channel attention, FFN"),
-    ('demo/ladder/5-NAFNet.yml', 'NAFNet (SimpleGate, SCA)',
-     'SimpleGate instead of GELU, simplified channel attention instead of CA'),
-)
 
 
-def _lmdbs_complete(data_dir):
+def lmdbs_complete(data_dir):
+    """Whether ``data_dir`` holds the four LMDBs with their meta_info."""
     return all(osp.isfile(osp.join(data_dir, split, name, 'meta_info.txt'))
                for split, names in (('train', ('blur_crops.lmdb', 'sharp_crops.lmdb')),
                                     ('test', ('input.lmdb', 'target.lmdb'))) for name in names)
 
 
-def _read_stamp(path):
+def read_stamp(path):
     """The recipe the data was made with, or None (missing or unreadable: the data is made again)."""
     try:
         with open(path) as f:
@@ -61,7 +52,7 @@ def ensure_demo_data(data_dir, log=print):
 
     recipe = dict(DEMO_DATA, size=list(DEMO_DATA['size']), crop=DEMO_CROP, step=DEMO_STEP)
     stamp = osp.join(data_dir, 'demo_recipe.json')
-    if _lmdbs_complete(data_dir) and _read_stamp(stamp) == recipe:
+    if lmdbs_complete(data_dir) and read_stamp(stamp) == recipe:
         log(f'[demo] data: reusing {data_dir}')
         return data_dir
     log(f"[demo] data: {DEMO_DATA['train']} training and {DEMO_DATA['test']} held-out GoPro-like pairs -> {data_dir}")
@@ -155,52 +146,18 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     return result
 
 
-def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None):
-    """Train every rung of the ladder alike on the demo data, then write the ladder table and figures.
-
-    Args:
-        root (str): Where ``datasets/``, ``experiments/``, ``results/ladder/`` and ``docs/`` (the table
-            ``ladder.md``/``ladder.json``, ``ladder.png``, ``ladder_curves.png``) go.
-        iters (int, optional): A quick look: this many iterations per rung, validated five times.
-        ladder (sequence): ``(option file under options/, label, change)`` per rung, bottom first.
-        command_line (str, optional): The command, recorded in the table's notes.
+def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None, budget='cpu', out_dir=None):
+    """The ladder (:func:`basicsr_nafnet.ladder.run_ladder`) under ``budget``; ``iters``: a quick look at that many.
 
     Returns:
-        dict: See :func:`~basicsr_nafnet.evaluation.ladder.ladder_report`.
+        dict: See :func:`basicsr_nafnet.ladder.run_ladder`.
     """
-    from .bench.timing import machine_description
-    from .evaluation.ladder import Rung, ladder_report
+    from . import ladder as ladder_run
 
-    started = time.perf_counter()
-    root = osp.abspath(root)
-    data_dir = ensure_demo_data(osp.join(root, 'datasets', 'synthetic_gopro'), log)
-    rungs, opt = [], None
-    for relative, label, change in ladder:
-        option_file = project_option_file(relative)
-        opt, checkpoint = train_demo(option_file, root, iters, log, val_freq=max(1, iters // 5) if iters else None)
-        rungs.append(Rung(label, change, experiment_paths(opt['name'], root)['experiments_root'],
-                          _model_spec(option_file, opt, checkpoint, root, iters)))
-    log('[ladder] evaluating every rung on the held-out synthetic test set')
-    train = opt['train']
-    crop, batch = opt['datasets']['train']['gt_size'], opt['datasets']['train']['batch_size_per_gpu']
-    machine = machine_description(torch.device('cpu'))
-    recipe = (f"{train['total_iter']} iterations per rung, batch {batch} of {crop}x{crop} crops, "
-              f"{train['optim_g']['type']} lr {train['optim_g']['lr']:g} cosine to {train['scheduler']['eta_min']:g}, "
-              f"no gradient clipping, PSNR loss, validation every {opt['val']['val_freq']} iterations")
-    notes = [f'Command: `{command_line or "bash scripts/demo.sh --ladder"}`; machine: {machine}.',
-             f'Recipe (every rung the same; options/demo/ladder/): {recipe}.',
-             f"Data: the demo's synthetic GoPro-like set ({DEMO_DATA['train']} training pairs in "
-             f"{DEMO_CROP}x{DEMO_CROP} crops, {DEMO_DATA['test']} held-out test pairs of "
-             f"{DEMO_DATA['size'][1]}x{DEMO_DATA['size'][0]})."]
-    meta = dict(command=command_line or 'bash scripts/demo.sh --ladder', machine=machine, recipe=recipe,
-                data=dict(DEMO_DATA, size=list(DEMO_DATA['size']), crop=DEMO_CROP, step=DEMO_STEP))
-    result = ladder_report(osp.join(data_dir, 'test'), rungs, osp.join(root, 'docs'),
-                           osp.join(root, 'results', 'ladder'), notes=notes, meta=meta, log=log)
-    log(result['markdown'])
-    for name, path in result['paths'].items():
-        log(f'[ladder] {name}: {path}')
-    log(f'[ladder] this run took {time.perf_counter() - started:.0f} s')
-    return result
+    chosen = ladder_run.BUDGETS[budget] if isinstance(budget, str) else budget
+    if iters is not None:
+        chosen = dataclasses.replace(chosen, name=f'{chosen.name}-{iters}it', iters=iters)
+    return ladder_run.run_ladder(root, chosen, out_dir=out_dir, log=log, ladder=ladder, command_line=command_line)
 
 
 @command(interrupted='stopped; what was finished is kept, run the demo again to continue where it stopped')
@@ -210,7 +167,8 @@ def main(argv=None):
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--all', action='store_true', help='also train the DeblurUNet and ResidualCNN demos')
     which.add_argument('--ladder', action='store_true',
-                       help='train ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet alike and write '
+                       help='train ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet alike, two seeds each, on '
+                       'GoPro-scale blur (the shortened ladder) and write '
                        'docs/ladder.md, .json, .png and docs/ladder_curves.png under --root')
     parser.add_argument('--root', default='.', help='where datasets/, experiments/ and results/ go (default: .)')
     parser.add_argument('--iters', type=positive_int, default=None,

@@ -14,7 +14,7 @@
 # in docs/speed.md and the README. Here, or on any machine, `bash scripts/gpu_check.sh OUT --dry-run` runs every
 # step on tiny configurations (on the CPU without a GPU) to check the script itself.
 #
-# What it sets up: where a package the check imports is missing (the device image lacks basicsr, lmdb, mmengine
+# What it sets up (scripts/gpu_env.sh, shared with scripts/ladder_gpu.sh): where a package the check imports is missing (the device image lacks basicsr, lmdb, mmengine
 # and a few of their needs), the wheels in .whl/ are installed into /tmp/site (GPU_CHECK_SITE) and put on
 # PYTHONPATH; this checkout goes first on PYTHONPATH. PYTHON picks the interpreter (default python3).
 set -u
@@ -26,26 +26,5 @@ out=$1
 shift
 case $out in /*) ;; *) out=$PWD/$out ;; esac  # relative to where it was called, before the cd below
 cd "$(dirname "$0")/.." || exit 2
-python=${PYTHON:-python3}
-site=${GPU_CHECK_SITE:-/tmp/site}
-
-# the modules the check imports that the device image does not have (see scripts/gpu_wheels.sh)
-missing=$("$python" - <<'EOF'
-import importlib.util
-print(' '.join(m for m in ('basicsr', 'lmdb', 'mmengine', 'addict', 'yapf', 'platformdirs', 'termcolor')
-               if importlib.util.find_spec(m) is None))
-EOF
-) || { echo "error: $python does not run" >&2; exit 2; }
-if [ -n "$missing" ]; then
-    if ! ls .whl/*.whl > /dev/null 2>&1; then
-        echo "error: $python lacks $missing and .whl/ holds no wheels: run bash scripts/gpu_wheels.sh first" >&2
-        exit 2
-    fi
-    echo "installing the carried wheels into $site ($python lacks: $missing)"
-    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
-        .whl/*.whl || { echo "error: installing .whl/*.whl into $site failed" >&2; exit 2; }
-    export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-export PYTHONUNBUFFERED=1
+source scripts/gpu_env.sh || exit 2
 exec "$python" scripts/gpu_check.py "$out" "$@"

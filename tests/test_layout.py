@@ -12,7 +12,7 @@ Floors, bottom up, as ``../shared/DESIGN.md`` maps them:
 4. ``engine`` (how BasicSR runs here: options and their checks, pipelines, checkpoints, the experiment layout)
 5. ``inference`` (from a model spec to a runner, once)
 6. ``evaluation`` (test sets, the leaderboard, reports)
-7. ``bench`` and the thin entry points: ``train``, ``test``, ``demo``
+7. ``bench`` and the thin entry points: ``train``, ``test``, ``demo``, ``ladder`` (the ladder's runs and budgets)
 
 The package's own ``__init__`` (which imports the registry surface to register it) is the one exception.
 """
@@ -32,9 +32,9 @@ FLOORS = {
     'inference': 5,
     'evaluation': 6,
     'bench': 7,
-    'train': 7, 'test': 7, 'demo': 7,
+    'train': 7, 'test': 7, 'demo': 7, 'ladder': 7,
 }
-ENTRY_POINTS = ('train', 'test', 'demo')
+ENTRY_POINTS = ('train', 'test', 'demo', 'ladder')
 # rooms that may use less than their floor allows
 ONLY_GROUND = {'visualize'}  # draws what it is given: no network, no data reading of ours
 

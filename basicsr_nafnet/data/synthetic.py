@@ -75,7 +75,7 @@ def _trajectory(rng, n_frames, blur_px, max_rotation):
     return path, rotation
 
 
-def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames):
+def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames, zoom=None):
     """One blurred/sharp pair (uint8 BGR) and its motion parameters."""
     h, w = size
     n_frames = int(rng.integers(sub_frames[0], sub_frames[1] + 1))
@@ -84,11 +84,15 @@ def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames):
     canvas_h, canvas_w = h + 2 * margin, w + 2 * margin
     src_h, src_w = photo.shape[:2]
     min_scale = max(canvas_h / src_h, canvas_w / src_w)  # output pixels per photo pixel
-    scale = float(math.exp(rng.uniform(math.log(min_scale), math.log(max(min_scale, 1.0)))))
+    low, high = (min_scale, max(min_scale, 1.0)) if zoom is None else (max(min_scale, zoom[0]), max(min_scale, zoom[1]))
+    scale = float(math.exp(rng.uniform(math.log(low), math.log(high))))
     roi_h, roi_w = min(src_h, int(math.ceil(canvas_h / scale))), min(src_w, int(math.ceil(canvas_w / scale)))
     top, left = int(rng.integers(0, src_h - roi_h + 1)), int(rng.integers(0, src_w - roi_w + 1))
     flip = bool(rng.integers(0, 2))
-    canvas = cv2.resize(photo[top:top + roi_h, left:left + roi_w], (canvas_w, canvas_h), interpolation=cv2.INTER_AREA)
+    # magnified (zoom): cubic, as INTER_AREA upsamples into visible pixel blocks; the default keeps its bytes
+    interpolation = cv2.INTER_CUBIC if zoom is not None and scale > 1 else cv2.INTER_AREA
+    canvas = cv2.resize(photo[top:top + roi_h, left:left + roi_w], (canvas_w, canvas_h), interpolation=interpolation)
+    canvas = np.clip(canvas, 0, None)  # cubic overshoots below zero in linear light
     if flip:
         canvas = np.ascontiguousarray(canvas[:, ::-1])
     centre = (canvas_w / 2.0, canvas_h / 2.0)
@@ -107,29 +111,48 @@ def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames):
     return blur, sharp, motion
 
 
-def synthetic_pairs(split, count, size=(256, 256), seed=0, blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13)):
+_PHOTOS = {}  # per process: linear-light photographs already read
+
+
+def _pair(split, index, size, seed, blur_px, max_rotation, sub_frames, zoom):
+    """Pair ``index`` of ``split``: ``(sequence, frame, photo, blurred, sharp, motion)``; depends on nothing else."""
+    split_id, names = {'train': (0, TRAIN_PHOTOS), 'test': (1, TEST_PHOTOS)}[split]
+    seq, frame = divmod(index, FRAMES_PER_SEQUENCE)
+    seq_rng = np.random.default_rng([seed, split_id, seq])
+    name = names[int(seq_rng.integers(len(names)))]
+    if name not in _PHOTOS:
+        _PHOTOS[name] = _load_linear(name)
+    rng = np.random.default_rng([seed, split_id, seq, frame + 1])
+    blur, sharp, motion = _render_pair(_PHOTOS[name], rng, size, blur_px, max_rotation, sub_frames, zoom)
+    return seq, frame, name, blur, sharp, motion
+
+
+def _pair_star(args):
+    return _pair(*args)
+
+
+def synthetic_pairs(split, count, size=(256, 256), seed=0, blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13),
+                    zoom=None, workers=1):
     """The pairs :func:`make_synthetic_gopro` writes for one split, in memory, in its order.
 
     Args:
         split (str): 'train' or 'test' (the test split's photographs are never used for training).
         count (int): Number of pairs.
-        size, seed, blur_px, max_rotation, sub_frames: As for :func:`make_synthetic_gopro`.
+        size, seed, blur_px, max_rotation, sub_frames, zoom: As for :func:`make_synthetic_gopro`.
+        workers (int): Render in this many processes (every pair has its own seed: the same pairs either way).
 
     Yields:
         tuple: ``(sequence, frame, photo name, blurred, sharp, motion)``; images are H x W x 3 uint8 BGR.
     """
-    split_id, names = {'train': (0, TRAIN_PHOTOS), 'test': (1, TEST_PHOTOS)}[split]
-    h, w = _parse_size(size)
-    photos = {}
-    for index in range(count):
-        seq, frame = divmod(index, FRAMES_PER_SEQUENCE)
-        seq_rng = np.random.default_rng([seed, split_id, seq])
-        name = names[int(seq_rng.integers(len(names)))]
-        if name not in photos:
-            photos[name] = _load_linear(name)
-        rng = np.random.default_rng([seed, split_id, seq, frame + 1])
-        blur, sharp, motion = _render_pair(photos[name], rng, (h, w), blur_px, max_rotation, sub_frames)
-        yield seq, frame, name, blur, sharp, motion
+    if split not in ('train', 'test'):
+        raise KeyError(split)
+    jobs = ((split, index, _parse_size(size), seed, blur_px, max_rotation, sub_frames, zoom) for index in range(count))
+    if workers <= 1 or count < 2:
+        yield from map(_pair_star, jobs)
+        return
+    import multiprocessing
+    with multiprocessing.get_context('fork').Pool(min(workers, count)) as pool:
+        yield from pool.imap(_pair_star, jobs, chunksize=4)
 
 
 def _write_png(path, img):
@@ -150,7 +173,8 @@ def _parse_size(size):
 
 
 def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, progress=True,
-                         blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13), overwrite=False):
+                         blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13), zoom=None, workers=1,
+                         overwrite=False):
     """Write a GoPro-like dataset in the ``GOPRO_Large`` layout.
 
     Args:
@@ -164,6 +188,10 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
             The moderate default lets a small CPU model learn quickly; GoPro's own blur reaches tens of pixels.
         max_rotation (float): Largest total in-plane camera rotation over the exposure, in degrees.
         sub_frames (tuple[int, int]): Range of the number of averaged sub-frames (GoPro: 7 to 13).
+        zoom (tuple[float, float] | None): Range of the photograph's magnification (output pixels per photo
+            pixel, drawn log-uniformly; never below what fills the frame). None: from filling the frame up to 1.
+            Magnified photographs are smoother, so the same path length costs fewer dB (docs/ladder-data.md).
+        workers (int): Render the pairs in this many processes; the files are the same for any number.
         overwrite (bool): Replace an existing ``output``, only if this generator made it (it holds
             ``synthetic_gopro.json``); any other folder is refused.
 
@@ -174,6 +202,8 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     h, w = _parse_size(size)
     if train < 0 or test < 0 or train + test == 0:
         raise UserError(f'need a positive number of pairs, got train={train}, test={test}')
+    if zoom is not None and not (0 < zoom[0] <= zoom[1]):
+        raise UserError(f'bad range: zoom={zoom} (0 < low <= high)')
     if not (0 <= blur_px[0] <= blur_px[1]) or not (1 <= sub_frames[0] <= sub_frames[1]) or max_rotation < 0:
         raise UserError(f'bad ranges: blur_px={blur_px} (0 <= low <= high), '
                         f'sub_frames={sub_frames} (1 <= low <= high), '
@@ -191,11 +221,12 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     os.makedirs(partial)
     settings = dict(version=VERSION, train=train, test=test, size=[h, w], seed=seed, blur_px=list(blur_px),
                     max_rotation=max_rotation, sub_frames=list(sub_frames), gamma=GAMMA,
+                    zoom=None if zoom is None else list(zoom),
                     train_photos=list(TRAIN_PHOTOS), test_photos=list(TEST_PHOTOS))
     try:
         bar = tqdm(total=train + test, unit='pair', desc='synthetic GoPro', disable=not progress)
         for split, count in (('train', train), ('test', test)):
-            pairs = synthetic_pairs(split, count, (h, w), seed, blur_px, max_rotation, sub_frames)
+            pairs = synthetic_pairs(split, count, (h, w), seed, blur_px, max_rotation, sub_frames, zoom, workers)
             for seq, frame, name, blur, sharp, motion in pairs:
                 folder = os.path.join(partial, split, f'SYNTH_{split}_{seq:03d}')
                 stem = f'{frame + 1:06d}'

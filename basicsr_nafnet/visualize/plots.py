@@ -11,7 +11,8 @@ import math
 
 from ..fileio import atomic_write
 
-__all__ = ['smooth', 'smoothing_weight', 'curve_panels', 'metric_panel', 'draw_panels', 'save_png', 'tick_labels']
+__all__ = ['smooth', 'smoothing_weight', 'curve_panels', 'metric_panel', 'band_panel', 'draw_panels', 'save_png',
+           'tick_labels']
 
 # matplotlib's default colour cycle (tab10), so a run keeps its colour in every panel
 COLORS = ('#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f',
@@ -131,7 +132,33 @@ def metric_panel(series, title, reference=None):
     return dict(title=title, log_y=False, lines=lines)
 
 
+def band_panel(series, title, reference=None):
+    """One panel of a metric over repeated runs (seeds): per label the mean as a line, the range as a band.
+
+    Args:
+        series (dict[str, tuple[list, list, list, list]]): ``label -> (iterations, mean, low, high)``.
+        title (str): The panel's title (also the y label).
+        reference (tuple[str, float] | None): As for :func:`metric_panel`.
+
+    Returns:
+        dict: A panel as :func:`curve_panels` makes them (``band`` lines carry ``low`` and ``high``).
+    """
+    lines = []
+    for i, (label, (xs, mean, low, high)) in enumerate(series.items()):
+        if xs:
+            color = COLORS[i % len(COLORS)]
+            lines.append(dict(label=f'{label}: seed range', xs=list(xs), ys=list(mean), low=list(low), high=list(high),
+                              color=color, style='band'))
+            lines.append(dict(label=label, xs=list(xs), ys=list(mean), color=color, style='points'))
+    if reference is not None and lines:
+        lo = min(min(line['xs']) for line in lines)
+        hi = max(max(line['xs']) for line in lines)
+        lines.append(dict(label=reference[0], xs=[lo, hi], ys=[reference[1]] * 2, color='#555555', style='reference'))
+    return dict(title=title, log_y=False, lines=lines)
+
+
 _STYLES = {
+    'band': dict(alpha=0.2, linewidth=0),
     'raw': dict(linewidth=0.8, alpha=0.35),
     'smoothed': dict(linewidth=1.8),
     'line': dict(linewidth=1.5),
@@ -168,6 +195,9 @@ def draw_panels(panels, width=900, panel_height=280, dpi=100, x_label='iteration
     axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
     for ax, panel in zip(axes, panels or [dict(title='no data', log_y=False, lines=[])]):
         for line in panel['lines']:
+            if line['style'] == 'band':
+                ax.fill_between(line['xs'], line['low'], line['high'], color=line['color'], **_STYLES['band'])
+                continue
             ax.plot(line['xs'], line['ys'], color=line['color'], label=line['label'], **_STYLES[line['style']])
         ax.set_title(panel['title'], fontsize=10, loc='left')
         ax.set_xlabel(x_label, fontsize=8)

@@ -1,0 +1,390 @@
+"""The ladder, run: every rung trained alike, several seeds each, on GoPro-scale blur, compared at one iteration.
+
+One code path, budgets that differ (:data:`BUDGETS`):
+
+* ``cpu``: ``bash scripts/demo.sh --ladder``, the shortened ladder, one run after the other, each resumable;
+* ``gpu``: ``bash scripts/ladder_gpu.sh OUT``, every rung x seed at once as separate processes on one GPU, each
+  stopped at a wall-clock deadline;
+* ``tiny``: ``bash scripts/ladder_gpu.sh OUT --dry-run`` and the tests, the same path on the CPU in seconds.
+
+A run checkpoints and validates every ``iters / 10`` iterations. The table compares every run at the last
+iteration at which every run had saved a checkpoint (:func:`common_iteration`), and says which: a run the
+deadline stopped early lowers that iteration for all instead of being compared at another point of its schedule.
+
+Seeds: run ``k`` (0, 1, ...) of a rung is its option file with ``manual_seed`` + ``k`` and the name
+``<name>-<budget>-s<k>`` (``--force_yml``); everything else is the option file's or the budget's, the same for
+every rung.
+"""
+import dataclasses
+import io
+import json
+import os
+import os.path as osp
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+from .cli import ArgumentParser, check_output_dir, command
+from .errors import UserError
+from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
+from .fileio import atomic_write
+
+__all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'ensure_ladder_data', 'run_commands', 'saved_iterations',
+           'common_iteration', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
+
+# (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
+LADDER = (
+    ('demo/ladder/1-ResidualCNN.yml', 'ResidualCNN', 'single scale: 9 conv3x3 + ReLU layers, y = x + f(x)'),
+    ('demo/ladder/2-UNet-BN.yml', 'UNet (BN, ReLU)', "4-level UNet (NAFNet's skeleton), plain conv-BN-ReLU blocks"),
+    ('demo/ladder/3-UNet-LN.yml', 'UNet (LN, ReLU)', 'LayerNorm instead of BatchNorm'),
+    ('demo/ladder/4-Baseline.yml', 'Baseline (LN, GELU, CA)',
+     "the paper's Baseline block: pre-LN, depth-wise conv, GELU, channel attention, FFN"),
+    ('demo/ladder/5-NAFNet.yml', 'NAFNet (SimpleGate, SCA)',
+     'SimpleGate instead of GELU, simplified channel attention instead of CA'),
+)
+
+# GoPro-scale blur (docs/ladder-data.md): camera paths of 20-40 px, photographs magnified 2.5-3.5x so
+# the blurred frames sit near GoPro's input PSNR (25.8 dB on the held-out pairs at 256x256)
+LADDER_DATA = dict(size=(256, 256), seed=0, blur_px=(20.0, 40.0), zoom=(2.5, 3.5))
+LADDER_CROP, LADDER_STEP = 128, 64  # LMDB crops; the training crop (gt_size) is cut from these
+DATA_FOLDER = osp.join('datasets', 'synthetic_gopro_ladder')  # under the root; the option files read it there
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much one ladder run may spend; everything else is the option files' recipe.
+
+    Args:
+        name (str): Part of every run's name, so budgets never mix runs.
+        iters (int): Iterations per run (the cosine schedule spans them).
+        batch (int): Batch size per run. crop (int): Training crop side (gt_size, at most the LMDB crops' 128).
+        seeds (int): Runs per rung.
+        device (str): 'cpu' or 'cuda' (every run on the one visible GPU, ``num_gpu: 1``).
+        concurrent (int): Runs training at the same time, each its own process.
+        deadline_s (float | None): Wall-clock seconds from the first launch after which runs still going are stopped.
+        train_pairs, test_pairs (int): Synthetic pairs made. frame (int): Their side.
+        threads (int | None): Torch CPU threads per run (OMP_NUM_THREADS); None: torch's default.
+        checkpoints (int): Checkpoints (and validations) per run, every ``iters // checkpoints`` iterations.
+        workers (int): Processes making the data.
+    """
+    name: str
+    iters: int
+    batch: int
+    crop: int
+    seeds: int
+    device: str = 'cpu'
+    concurrent: int = 1
+    deadline_s: float = None
+    train_pairs: int = 240
+    test_pairs: int = 20
+    frame: int = 256
+    threads: int = None
+    checkpoints: int = 10
+    workers: int = 1
+
+
+BUDGETS = {
+    # bash scripts/demo.sh --ladder: 10 runs of 1200 iterations at batch 4 of 128x128 (estimated, not measured: about
+    # 30 min of training on a quiet 2-core machine from the 2026-11-28 step times scaled by pixels per batch)
+    'cpu': Budget('cpu', iters=1200, batch=4, crop=128, seeds=2),
+    # bash scripts/ladder_gpu.sh: one H200, every run at once; the deadline keeps the whole command near 300 s
+    'gpu': Budget('gpu', iters=4000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10, deadline_s=200,
+                  train_pairs=600, test_pairs=30, threads=1, workers=16, checkpoints=20),
+    # the GPU script's --dry-run and the tests: the same path, on the CPU, in seconds per run
+    'tiny': Budget('tiny', iters=20, batch=2, crop=64, seeds=2, concurrent=2, train_pairs=24, test_pairs=3,
+                   frame=128, threads=1),
+}
+
+
+def _data_recipe(budget):
+    return dict(LADDER_DATA, train=budget.train_pairs, test=budget.test_pairs, size=[budget.frame] * 2,
+                blur_px=list(LADDER_DATA['blur_px']), zoom=list(LADDER_DATA['zoom']), crop=LADDER_CROP,
+                step=LADDER_STEP)
+
+
+def ensure_ladder_data(root, budget, log=print):
+    """Make the ladder's synthetic set and its LMDBs under ``root/datasets/synthetic_gopro_ladder`` unless there."""
+    from .data.prepare import prepare_gopro
+    from .data.synthetic import make_synthetic_gopro
+    from .demo import lmdbs_complete, read_stamp
+
+    data_dir = osp.join(root, DATA_FOLDER)
+    recipe = _data_recipe(budget)
+    stamp = osp.join(data_dir, 'ladder_recipe.json')
+    if lmdbs_complete(data_dir) and read_stamp(stamp) == recipe:
+        log(f'[ladder] data: reusing {data_dir}')
+        return data_dir
+    log(f'[ladder] data: {budget.train_pairs} training and {budget.test_pairs} held-out pairs, '
+        f"{LADDER_DATA['blur_px'][0]:g}-{LADDER_DATA['blur_px'][1]:g} px camera paths -> {data_dir}")
+    make_synthetic_gopro(data_dir, train=budget.train_pairs, test=budget.test_pairs, size=(budget.frame,) * 2,
+                         seed=LADDER_DATA['seed'], blur_px=LADDER_DATA['blur_px'], zoom=LADDER_DATA['zoom'],
+                         workers=budget.workers, overwrite=True, progress=False)
+    prepare_gopro(data_dir, crop_size=LADDER_CROP, step=LADDER_STEP, overwrite=True, progress=False,
+                  workers=budget.workers if budget.workers > 1 else 0)
+    atomic_write(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
+    return data_dir
+
+
+def _freq(budget):
+    return max(1, budget.iters // budget.checkpoints)
+
+
+def run_commands(option_file, opt, budget):
+    """``(name, command)`` of each seed's training run of one rung (``python -m basicsr_nafnet.train``)."""
+    freq = _freq(budget)
+    runs = []
+    for k in range(budget.seeds):
+        name = f"{opt['name']}-{budget.name}-s{k}"
+        overrides = [f'name={name}', f"manual_seed={int(opt.get('manual_seed') or 0) + k}",
+                     f"num_gpu={1 if budget.device == 'cuda' else 0}", f'train:total_iter={budget.iters}',
+                     f'train:scheduler:T_max={budget.iters}', f'datasets:train:batch_size_per_gpu={budget.batch}',
+                     f'datasets:train:gt_size={budget.crop}', f'val:val_freq={freq}',
+                     f'logger:save_checkpoint_freq={freq}', f'logger:print_freq={max(1, freq // 2)}']
+        runs.append((name, [sys.executable, '-m', 'basicsr_nafnet.train', '-opt', option_file, '--auto_resume',
+                            '--force_yml', *overrides]))
+    return runs
+
+
+def saved_iterations(run_dir, total_iter=None):
+    """Iterations of the run's saved checkpoints (``net_g_<iter>.pth``; a finished run's ``net_g_latest.pth``)."""
+    models = osp.join(run_dir, 'models')
+    found = {}
+    for name in (os.listdir(models) if osp.isdir(models) else ()):
+        match = re.fullmatch(r'net_g_(\d+)\.pth', name)
+        if match:
+            found[int(match.group(1))] = osp.join(models, name)
+    finished = total_iter is not None and osp.isfile(osp.join(run_dir, 'training_states', f'{total_iter}.state'))
+    if finished and osp.isfile(osp.join(models, 'net_g_latest.pth')):
+        found.setdefault(total_iter, osp.join(models, 'net_g_latest.pth'))
+    return found
+
+
+def common_iteration(run_dirs, total_iter=None):
+    """The last iteration at which every run had saved a checkpoint, and each run's checkpoint there.
+
+    Raises:
+        UserError: A run saved no checkpoint (stopped before its first), or no iteration is common to all.
+    """
+    saved = {d: saved_iterations(d, total_iter) for d in run_dirs}
+    empty = [osp.basename(d) for d, its in saved.items() if not its]
+    if empty:
+        raise UserError(f"no checkpoint saved by {', '.join(empty)}: nothing to compare (a longer deadline or "
+                        'more frequent checkpoints are needed)')
+    common = set.intersection(*(set(its) for its in saved.values()))
+    if not common:
+        raise UserError(f'the runs share no checkpoint iteration: {saved}')
+    last = max(common)
+    return last, {d: saved[d][last] for d in run_dirs}
+
+
+def _stop(procs, grace_s=20):
+    """SIGINT (the train command's clean stop) to every process, then SIGKILL to those still going after ``grace_s``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    end = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _launch(command, root, budget, log_path):
+    package_parent = osp.dirname(osp.dirname(osp.abspath(__file__)))  # importable from any working directory
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get('PYTHONPATH')) if p))
+    if budget.threads:
+        env['OMP_NUM_THREADS'] = str(budget.threads)
+    if budget.concurrent == 1:  # one at a time: its output on the terminal, as the demo's
+        return subprocess.Popen(command, cwd=root, env=env), None
+    os.makedirs(osp.dirname(log_path), exist_ok=True)
+    out = open(log_path, 'ab')
+    return subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT), out
+
+
+def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
+    """Train ``(name, command)`` jobs, ``budget.concurrent`` at a time, stopping those still going at the deadline.
+
+    Returns:
+        dict: ``name -> 'finished' | 'already trained' | 'stopped at the deadline' | 'not started'``.
+
+    Raises:
+        UserError: A run failed (its exit status and where its output is).
+        KeyboardInterrupt: A run was interrupted from outside.
+    """
+    status, pending, active, failed = {}, list(jobs), {}, []
+    deadline = None if budget.deadline_s is None else time.monotonic() + budget.deadline_s
+    try:
+        while pending or active:
+            past = deadline is not None and time.monotonic() >= deadline
+            while pending and len(active) < budget.concurrent and not past:
+                name, command = pending.pop(0)
+                if _run_finished(root, name, budget.iters):
+                    status[name] = 'already trained'
+                    log(f'[ladder] {name}: already trained')
+                    continue
+                log_path = osp.join(root, 'ladder_logs', f'{name}.txt')
+                log(f'[ladder] training {name}: {budget.iters} iterations on {budget.device}')
+                active[name] = _launch(command, root, budget, log_path) + (log_path, )
+            stopping = {name for name, (proc, _, _) in active.items() if past and proc.poll() is None}
+            _stop([active[name][0] for name in stopping])  # all at once: their grace periods overlap
+            for name, (proc, out, log_path) in list(active.items()):
+                code = proc.poll()
+                if name in stopping:  # whatever its exit status after the stop
+                    status[name] = 'stopped at the deadline'
+                    log(f'[ladder] {name}: stopped at the deadline ({budget.deadline_s:g} s)')
+                elif code is None:
+                    continue
+                elif code == 130 and not past:
+                    raise KeyboardInterrupt
+                elif code != 0:
+                    failed.append(f"{name} (exit status {code}; output: {log_path if out else 'above'})")
+                else:
+                    status[name] = 'finished'
+                if out:
+                    out.close()
+                del active[name]
+            if past:
+                for name, _ in pending:
+                    status[name] = 'not started'
+                pending = []
+            if active:
+                time.sleep(poll_s)
+    finally:
+        _stop([proc for proc, _, _ in active.values()], grace_s=5)
+        for _, out, _ in active.values():
+            if out:
+                out.close()
+    if failed:
+        raise UserError(f"training failed: {'; '.join(failed)}")
+    return status
+
+
+def _run_finished(root, name, total_iter):
+    states = experiment_paths(name, root)['training_states']
+    return osp.isfile(osp.join(states, f'{total_iter}{STATE_SUFFIX}')) and osp.isfile(checkpoint_path(name, root))
+
+
+def _spec(opt, checkpoint):
+    return dict(network=dict(opt['network_g']), checkpoint=checkpoint)
+
+
+def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, command_line=None):
+    """Data, every rung x seed trained under ``budget``, then the ladder table and figures.
+
+    Args:
+        root (str): Where ``datasets/``, ``experiments/``, ``ladder_logs/`` and ``results/ladder/`` go.
+        budget (str | Budget): A name in :data:`BUDGETS` or a :class:`Budget`.
+        out_dir (str | None): Where ``ladder.md``, ``.json``, ``.png`` and ``ladder_curves.png`` go
+            (default: ``root/docs``).
+        log (callable): Progress notes.
+        ladder (sequence): ``(option file under options/, label, change)`` per rung, bottom first.
+        command_line (str, optional): The command, recorded in the table's notes.
+
+    Returns:
+        dict: See :func:`~basicsr_nafnet.evaluation.ladder.ladder_report`; also ``iteration`` (the one compared)
+        and ``status`` (per run).
+    """
+    import torch
+
+    from .bench.timing import machine_description
+    from .engine.options import load_options, project_option_file
+    from .evaluation.ladder import Rung, Run, ladder_report
+
+    budget = BUDGETS[budget] if isinstance(budget, str) else budget
+    if budget.device == 'cuda' and not torch.cuda.is_available():
+        raise UserError(f'budget {budget.name!r} needs a CUDA GPU and torch sees none')
+    started = time.perf_counter()
+    root = osp.abspath(root)
+    data_dir = ensure_ladder_data(root, budget, log)
+    plan, jobs = [], []
+    for relative, label, change in ladder:
+        option_file = project_option_file(relative)
+        opt = load_options(option_file)
+        runs = run_commands(option_file, opt, budget)
+        plan.append((label, change, opt, [name for name, _ in runs]))
+        jobs += runs
+    status = train_ladder(jobs, root, budget, log)
+    run_dirs = [experiment_paths(name, root)['experiments_root'] for *_, names in plan for name in names]
+    iteration, checkpoints = common_iteration(run_dirs, budget.iters)
+    log(f'[ladder] comparing every run at iteration {iteration} of {budget.iters}')
+    rungs = []
+    for label, change, opt, names in plan:
+        dirs = [experiment_paths(name, root)['experiments_root'] for name in names]
+        rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run])) for run in dirs]))
+    opt = plan[-1][2]
+    train = opt['train']
+    device = torch.device('cuda' if budget.device == 'cuda' else 'cpu')
+    machine = machine_description(device)
+    stopped = sorted(name for name, s in status.items() if s != 'finished' and s != 'already trained')
+    recipe = (f'{budget.iters} iterations per run, batch {budget.batch} of {budget.crop}x{budget.crop} crops, '
+              f"{train['optim_g']['type']} lr {train['optim_g']['lr']:g} cosine to {train['scheduler']['eta_min']:g}, "
+              f'no gradient clipping, PSNR loss, validation and checkpoint every {_freq(budget)} iterations, '
+              f'{budget.seeds} seeds per rung (manual_seed + 0..{budget.seeds - 1})')
+    compared = (f'Compared at iteration {iteration} of {budget.iters}: the last iteration at which every run had '
+                'saved a checkpoint' + (f" (stopped at the {budget.deadline_s:g} s deadline or not started: "
+                                        f"{', '.join(stopped)})" if stopped else ' (every run finished)') + '.')
+    command = command_line or 'bash scripts/demo.sh --ladder'
+    notes = [f'Command: `{command}`; machine: {machine}; budget {budget.name!r}: {budget.concurrent} run(s) at a '
+             'time' + (f', {budget.deadline_s:g} s training deadline' if budget.deadline_s else '') + '.',
+             f'Recipe (every rung the same; options/demo/ladder/): {recipe}.', compared,
+             f'Data: synthetic GoPro-scale blur, {budget.train_pairs} training pairs in {LADDER_CROP}x{LADDER_CROP} '
+             f'crops (step {LADDER_STEP}), {budget.test_pairs} held-out test pairs of {budget.frame}x{budget.frame} '
+             f"from other photographs; camera paths {LADDER_DATA['blur_px'][0]:g}-{LADDER_DATA['blur_px'][1]:g} px, "
+             f"photographs magnified {LADDER_DATA['zoom'][0]:g}-{LADDER_DATA['zoom'][1]:g}x (docs/ladder-data.md)."]
+    meta = dict(command=command, machine=machine, recipe=recipe, budget=dataclasses.asdict(budget),
+                compared_iteration=iteration, status=status, data=_data_recipe(budget))
+    log('[ladder] scoring every run on the held-out synthetic test set')
+    result = ladder_report(osp.join(data_dir, 'test'), rungs, out_dir or osp.join(root, 'docs'),
+                           osp.join(root, 'results', 'ladder'), notes=notes, meta=meta, log=log, device=budget.device)
+    log(result['markdown'])
+    for name, path in result['paths'].items():
+        log(f'[ladder] {name}: {path}')
+    log(f'[ladder] this run took {time.perf_counter() - started:.0f} s')
+    return dict(result, iteration=iteration, status=status)
+
+
+def pack_logs(root, path):
+    """Write the ladder's logs (BasicSR logs and option copies, run outputs, per-image scores) as one ``.tar.gz``."""
+    root = osp.abspath(root)
+    members = []
+    for base, _, files in os.walk(root):
+        rel = osp.relpath(base, root)
+        if rel.startswith(('datasets', 'docs')) or f'{os.sep}models' in f'{os.sep}{rel}':
+            continue
+        members += [osp.join(rel, f) for f in sorted(files)
+                    if f.endswith(('.log', '.txt', '.yml', '.csv', '.json')) and not f.endswith('.state')]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w:gz') as tar:
+        for member in sorted(members):
+            tar.add(osp.join(root, member), arcname=osp.join('ladder_logs', member))
+    return atomic_write(path, buffer.getvalue())
+
+
+@command(interrupted='stopped; the output folder holds only what was finished')
+def main(argv=None):
+    parser = ArgumentParser(prog='python -m basicsr_nafnet.ladder',
+                            description='The ladder under one budget: data, every rung x seed trained, table and '
+                            'figures into OUT_DIR (ladder.md, .json, .png, ladder_curves.png, ladder_logs.tar.gz).')
+    parser.add_argument('out_dir', help='where the four files and the logs archive go')
+    parser.add_argument('--budget', choices=sorted(BUDGETS), default='gpu', help='default: gpu')
+    parser.add_argument('--root', required=True, help='work folder: data, experiments and logs go here')
+    parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
+    args = parser.parse_args(argv)
+    check_output_dir(args.out_dir, 'OUT_DIR')
+    check_output_dir(args.root, '--root')
+    try:
+        run_ladder(args.root, args.budget, out_dir=args.out_dir,
+                   command_line=args.command_line or f'python -m basicsr_nafnet.ladder --budget {args.budget}')
+    finally:  # the logs come back even when a step failed
+        if os.path.isdir(args.root):
+            print(f"[ladder] logs: {pack_logs(args.root, os.path.join(args.out_dir, 'ladder_logs.tar.gz'))}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The ladder on a GPU, in one command: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run]
+#
+# Makes the GoPro-scale synthetic data in a temporary folder, trains every rung x seed at once on the one GPU
+# (budget 'gpu' of basicsr_nafnet/ladder.py: 10 processes, each stopped at a 200 s deadline, compared at the last
+# iteration every run had saved a checkpoint), scores them and writes five files into OUT_DIR: ladder.md,
+# ladder.json, ladder.png, ladder_curves.png and ladder_logs.tar.gz (BasicSR logs, run outputs, per-image scores).
+# About 300 s in all on one H200 (data ~30 s, training 200 s, scoring and figures); it never needs the network.
+#
+# On the device machine, after fetching the wheels here once (bash scripts/gpu_wheels.sh; .whl/ is git-ignored):
+#
+#     run(command="bash scripts/ladder_gpu.sh $OUT", carry=[".whl"], timeout_s=420)
+#
+# --dry-run: the same code path on the CPU (budget 'tiny': 3+24 pairs of 128x128, 20 iterations, 2 seeds, every
+# rung), under ~2 minutes, to check the script itself. Set-up as scripts/gpu_check.sh (scripts/gpu_env.sh).
+set -u
+if [ $# -lt 1 ] || [ "${1#-}" != "$1" ] || { [ $# -eq 2 ] && [ "$2" != --dry-run ]; } || [ $# -gt 2 ]; then
+    echo "usage: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run]" >&2
+    exit 2
+fi
+out=$1
+budget=gpu
+[ "${2:-}" = --dry-run ] && budget=tiny
+case $out in /*) ;; *) out=$PWD/$out ;; esac  # relative to where it was called, before the cd below
+cd "$(dirname "$0")/.." || exit 2
+source scripts/gpu_env.sh || exit 2
+work=$(mktemp -d "${TMPDIR:-/tmp}/ladder.XXXXXX") || exit 2
+trap 'rm -rf "$work"' EXIT
+"$python" -m basicsr_nafnet.ladder "$out" --budget $budget --root "$work" \
+    --command-line "bash scripts/ladder_gpu.sh OUT_DIR${2:+ $2}"

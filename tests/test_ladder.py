@@ -1,0 +1,178 @@
+"""The ladder (basicsr_nafnet/ladder.py, evaluation/ladder.py): seeds, the deadline, the common checkpoint, the report.
+
+The end-to-end test is the shortened ladder at toy size: two rungs x two seeds, 5 iterations each, two at a time,
+through ``demo.run_ladder`` (what ``bash scripts/demo.sh --ladder`` calls); the GPU script's --dry-run runs the same
+path with all five rungs.
+"""
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from basicsr_nafnet import demo, ladder
+from basicsr_nafnet.errors import UserError
+from basicsr_nafnet.evaluation.curves import read_experiment
+from basicsr_nafnet.evaluation.ladder import ladder_rows, seed_band, sharpest_crop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOY = dataclasses.replace(ladder.BUDGETS['tiny'], iters=5, train_pairs=12, test_pairs=4)
+
+
+def test_shortened_ladder_end_to_end_at_toy_size(tmp_path):
+    lines = []
+    rungs = (ladder.LADDER[0], ladder.LADDER[-1])
+    result = demo.run_ladder(str(tmp_path), iters=5, log=lines.append, ladder=rungs, command_line='toy ladder',
+                             budget=TOY)
+    rows = result['rows']
+    assert [r['label'] for r in rows] == ['input (blurred)', 'ResidualCNN', 'NAFNet (SimpleGate, SCA)']
+    assert result['iteration'] == 5 and set(result['status'].values()) == {'finished'}
+    assert all(len(r['psnr_seeds']) == 2 for r in rows[1:])
+    for r in rows[1:]:
+        assert r['psnr'] == pytest.approx(np.mean(r['psnr_seeds']))
+        assert r['spread'] == pytest.approx((max(r['psnr_seeds']) - min(r['psnr_seeds'])) / 2)
+    assert rows[1]['gain_db'] == pytest.approx(rows[1]['psnr'] - rows[0]['psnr'])  # over the input
+    assert rows[2]['gain_db'] == pytest.approx(rows[2]['psnr'] - rows[1]['psnr'])  # over the previous rung
+    assert rows[2]['gain_beyond_spread'] == (abs(rows[2]['gain_db']) > rows[1]['spread'] + rows[2]['spread'])
+    assert rows[1]['params'] == 16 * 3 * 9 + 16 + 8 * (16 * 16 * 9 + 16) + 3 * 16 * 9 + 3  # 19,443
+    assert rows[2]['macs'] > rows[1]['macs'] > 1e9  # both near 1.3 G at 256x256
+    assert all(r['train_s'] > 0 and r['inference_ms'] > 0 for r in rows[1:])
+
+    # seeds: the option file's manual_seed + k, names <name>-<budget>-s<k> (the options as run, from the BasicSR log)
+    runs = [tmp_path / 'experiments' / f'ladder-5-NAFNet-tiny-5it-s{k}' for k in (0, 1)]
+    for k, run in enumerate(runs):
+        logged = next(run.glob('train_*.log')).read_text()
+        assert f'  manual_seed: {10 + k}\n' in logged and f'  name: ladder-5-NAFNet-tiny-5it-s{k}\n' in logged
+
+    docs = tmp_path / 'docs'
+    markdown = (docs / 'ladder.md').read_text()
+    assert '| 2 | NAFNet (SimpleGate, SCA) |' in markdown and 'Command: `toy ladder`' in markdown
+    assert '5 iterations per run, batch 2 of 64x64 crops' in markdown
+    assert 'Compared at iteration 5 of 5' in markdown
+    record = json.loads((docs / 'ladder.json').read_text())
+    assert [r['label'] for r in record['rows']] == [r['label'] for r in rows] and record['compared_iteration'] == 5
+    # the curves are each seed's validation PSNR from its log: every iteration here (5 // 10 -> 1)
+    for k, run in enumerate(runs):
+        xs, ys = read_experiment(str(run))['synthetic-gopro-test/psnr']
+        assert record['curves']['NAFNet (SimpleGate, SCA)'][k] == dict(iterations=xs, psnr=ys) and xs == [1, 2, 3, 4, 5]
+        assert ys[-1] == pytest.approx(rows[2]['psnr_seeds'][k], abs=0.01)  # the last validation: the table's weights
+
+    figure = cv2.imread(str(docs / 'ladder.png'))
+    n, side = 4, 128  # blur, two rungs, sharp; 128x128 test images, zoom side 128
+    assert figure.shape == (28 + side + 4 + side, n * side + (n - 1) * 4, 3)
+    assert set(record['figure']['psnr']) == {'blur', 'ResidualCNN', 'NAFNet (SimpleGate, SCA)'}
+    # the figure's image: where NAFNet (mean of its seeds) gains most over ResidualCNN (mean of its seeds)
+    with open(tmp_path / 'results' / 'ladder' / 'per_image.csv') as f:
+        per_image = list(csv.DictReader(f))
+    psnr = {}
+    for r in per_image:
+        rung = 'top' if 'NAFNet' in r['name'] else 'bottom' if 'ResidualCNN' in r['name'] else None
+        if rung:
+            psnr.setdefault((rung, r['key']), []).append(float(r['psnr']))
+    keys = sorted({k for _, k in psnr})
+    gains = {k: np.mean(psnr['top', k]) - np.mean(psnr['bottom', k]) for k in keys}
+    assert len(keys) == 4 and record['figure']['key'] == max(keys, key=gains.get)
+    curves = cv2.imread(str(docs / 'ladder_curves.png'))
+    assert curves.shape == (420, 900, 3)
+    assert not [f for f in os.listdir(docs) if f.startswith('.')]  # no temporary file left
+
+    # the logs archive holds every run's BasicSR log and no weights
+    archive = ladder.pack_logs(str(tmp_path), str(tmp_path / 'logs.tar.gz'))
+    import tarfile
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert sum(n.endswith('.log') and '/experiments/' in n for n in names) == 4
+    assert not [n for n in names if n.endswith(('.pth', '.state', '.mdb'))]
+
+
+def _fake_run(root, name, iterations, latest_of=None):
+    models = root / name / 'models'
+    models.mkdir(parents=True)
+    for it in iterations:
+        (models / f'net_g_{it}.pth').write_bytes(b'')
+    if latest_of is not None:
+        (models / 'net_g_latest.pth').write_bytes(b'')
+        (root / name / 'training_states').mkdir()
+        (root / name / 'training_states' / f'{latest_of}.state').write_bytes(b'')
+    return str(root / name)
+
+
+def test_common_iteration_is_the_last_checkpoint_every_run_saved(tmp_path):
+    a = _fake_run(tmp_path, 'a', [2, 4, 6])
+    b = _fake_run(tmp_path, 'b', [2, 4])  # stopped by the deadline before 6
+    c = _fake_run(tmp_path, 'c', [3, 6], latest_of=7)  # finished: its latest weights count as iteration 7
+    assert ladder.common_iteration([a, b], 7) == (4, {a: os.path.join(a, 'models', 'net_g_4.pth'),
+                                                      b: os.path.join(b, 'models', 'net_g_4.pth')})
+    assert ladder.saved_iterations(c, 7)[7].endswith('net_g_latest.pth')
+    assert ladder.common_iteration([a, c], 7)[0] == 6
+    with pytest.raises(UserError, match='share no checkpoint'):
+        ladder.common_iteration([b, c], 7)
+    empty = _fake_run(tmp_path, 'empty', [])
+    with pytest.raises(UserError, match='no checkpoint saved by empty'):
+        ladder.common_iteration([a, empty], 7)
+
+
+def test_runs_still_going_at_the_deadline_are_stopped(tmp_path):
+    sleeper = [sys.executable, '-c', 'import time; time.sleep(60)']
+    budget = dataclasses.replace(ladder.BUDGETS['tiny'], concurrent=2, deadline_s=1.0)
+    started = time.monotonic()
+    status = ladder.train_ladder([('a', sleeper), ('b', sleeper), ('c', sleeper)], str(tmp_path), budget,
+                                 log=lambda msg: None, poll_s=0.1)
+    assert time.monotonic() - started < 30
+    assert status == {'a': 'stopped at the deadline', 'b': 'stopped at the deadline', 'c': 'not started'}
+    assert (tmp_path / 'ladder_logs' / 'a.txt').is_file()  # concurrent runs write their output there
+
+
+def test_a_failed_run_is_reported_with_its_exit_status_and_output(tmp_path):
+    budget = dataclasses.replace(ladder.BUDGETS['tiny'], concurrent=2)
+    jobs = [('ok', [sys.executable, '-c', 'pass']), ('bad', [sys.executable, '-c', 'raise SystemExit(3)'])]
+    with pytest.raises(UserError, match=r'bad \(exit status 3; output: .*bad\.txt\)'):
+        ladder.train_ladder(jobs, str(tmp_path), budget, log=lambda msg: None, poll_s=0.05)
+
+
+def test_run_commands_override_only_budget_seed_and_name():
+    opt = dict(name='ladder-5-NAFNet', manual_seed=10)
+    (name0, cmd0), (name1, cmd1) = ladder.run_commands('rung.yml', opt, ladder.BUDGETS['gpu'])
+    assert (name0, name1) == ('ladder-5-NAFNet-gpu-s0', 'ladder-5-NAFNet-gpu-s1')
+    forced = cmd1[cmd1.index('--force_yml') + 1:]
+    assert {f.split('=')[0] for f in forced} == {
+        'name', 'manual_seed', 'num_gpu', 'train:total_iter', 'train:scheduler:T_max',
+        'datasets:train:batch_size_per_gpu', 'datasets:train:gt_size', 'val:val_freq', 'logger:save_checkpoint_freq',
+        'logger:print_freq'}
+    assert 'manual_seed=11' in forced and 'num_gpu=1' in forced and 'val:val_freq=400' in forced
+    assert 'logger:save_checkpoint_freq=400' in forced  # checkpoints with every validation, iters / 10
+
+
+def test_rows_mean_spread_and_gain_beyond_the_spread():
+    from basicsr_nafnet.evaluation.ladder import Rung, Run
+    board = [dict(name='input', psnr=25.0, ssim=0.8)] + [
+        dict(name=f'r{i}', psnr=p, ssim=0.9, params=1, macs=2, runtime_s=0.01)
+        for i, p in enumerate([25.5, 25.7, 26.0, 26.6, 26.1, 26.3])]
+    rungs = [Rung(label, '-', [Run('x', 'y'), Run('x', 'y')]) for label in ('a', 'b', 'c')]
+    rows = ladder_rows(board, rungs, [[60, 60]] * 3)
+    assert [round(r['psnr'], 6) for r in rows] == [25.0, 25.6, 26.3, 26.2]
+    assert [round(r['spread'], 6) for r in rows] == [0.0, 0.1, 0.3, 0.1]
+    # +0.6 over the input (spread 0 + 0.1): beyond; +0.7 vs 0.1 + 0.3: beyond; -0.1 vs 0.3 + 0.1: not
+    assert [r['gain_beyond_spread'] for r in rows] == [None, True, True, False]
+
+
+def test_seed_band_and_sharpest_crop():
+    xs, mean, low, high = seed_band([([1, 2, 3], [1.0, 2.0, 3.0]), ([2, 3], [4.0, 1.0])])
+    assert (xs, mean, low, high) == ([2, 3], [3.0, 2.0], [2.0, 1.0], [4.0, 3.0])
+    sharp = np.full((64, 80, 3), 128, np.uint8)
+    sharp[40:56:2, 50:70] = 255  # stripes: the only edges
+    y, x = sharpest_crop(sharp, 16)
+    assert 40 - 16 < y <= 40 + 1 and 50 - 16 < x <= 54
+
+
+def test_gpu_script_refuses_bad_arguments(tmp_path):
+    for args in ([], ['--dry-run'], [str(tmp_path), '--fast']):
+        done = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'ladder_gpu.sh'), *args], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and done.stderr.startswith('usage: bash scripts/ladder_gpu.sh OUT_DIR')
