@@ -145,8 +145,10 @@ def test_run_commands_override_only_budget_seed_and_name():
         'name', 'manual_seed', 'num_gpu', 'train:total_iter', 'train:scheduler:T_max',
         'datasets:train:batch_size_per_gpu', 'datasets:train:gt_size', 'val:val_freq', 'logger:save_checkpoint_freq',
         'logger:print_freq'}
-    assert 'manual_seed=11' in forced and 'num_gpu=1' in forced and 'val:val_freq=400' in forced
-    assert 'logger:save_checkpoint_freq=400' in forced  # checkpoints with every validation, iters / 10
+    gpu = ladder.BUDGETS['gpu']
+    assert (gpu.iters, gpu.checkpoints) == (4000, 20)  # the GPU budget as run on the H200
+    assert 'manual_seed=11' in forced and 'num_gpu=1' in forced and 'val:val_freq=200' in forced
+    assert 'logger:save_checkpoint_freq=200' in forced  # checkpoints with every validation, iters / checkpoints
 
 
 def test_rows_mean_spread_and_gain_beyond_the_spread():
