@@ -29,7 +29,9 @@ def build_parser():
     p.add_argument('--model',
                    required=True,
                    metavar='SPEC',
-                   help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, an option name of this project, or an '
+                   help='a pretrained model by name (NAFNet-GoPro-width32, NAFNet-GoPro-width64, '
+                   'Baseline-GoPro-width32, ...: downloaded into the cache on first use), an option file (.yml), '
+                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), an option name of this project, or an '
                    '.onnx file from scripts/export.py')
     p.add_argument('--tile', type=positive_int, default=None,
                    help='tile size for large images (default: whole image)')

@@ -40,7 +40,8 @@ def parse_size(text):
 def build_parser():
     p = ArgumentParser(prog='export.py', description=__doc__)
     p.add_argument('--model', required=True, metavar='SPEC',
-                   help='an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, or an option name of this project')
+                   help='a pretrained model by name (e.g. NAFNet-GoPro-width64), an option file (.yml), '
+                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), or an option name of this project')
     p.add_argument('--out', required=True, help='the .onnx file to write (one self-contained file)')
     p.add_argument('--opset', type=positive_int, default=None,
                    help=f'ONNX operator set (default {MIN_OPSET}, the exporter\'s own; at least {MIN_OPSET})')

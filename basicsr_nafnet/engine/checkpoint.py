@@ -158,7 +158,7 @@ def check_state_dict_fits(net, state, path, key=None, strict=True):
     return missing, unexpected, mismatched
 
 
-def load_checkpoint(net, path, key=None, strict=True):
+def load_checkpoint(net, path, key=None, strict=True, reader=None):
     """Load a BasicSR or official NAFNet checkpoint into ``net``.
 
     Args:
@@ -169,6 +169,8 @@ def load_checkpoint(net, path, key=None, strict=True):
             the file itself when it is a bare state dict.
         strict (bool): Require the keys and shapes to match exactly. With False, the matching
             tensors are loaded and the rest reported in the returned value. Default: True.
+        reader (callable | None): ``reader(path, key) -> (key, state_dict)`` for files in other layouts
+            (inference's layout converter); None: :func:`read_state_dict`.
 
     Returns:
         LoadReport: ``key`` used, and the lists ``missing``, ``unexpected``, ``mismatched``.
@@ -179,7 +181,7 @@ def load_checkpoint(net, path, key=None, strict=True):
             the first few offending keys with their counts.
     """
     net = getattr(net, 'module', net)
-    key, state = read_state_dict(path, key)
+    key, state = (reader or read_state_dict)(path, key)
     own = net.state_dict()
     missing, unexpected, mismatched = check_state_dict_fits(net, state, path, key, strict)
     bad = {m.split(':')[0] for m in mismatched}

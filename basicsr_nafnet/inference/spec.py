@@ -14,11 +14,13 @@ Spec forms (``--model``):
   wrote, ``experiments/<name>/models/net_g_latest.pth``.
 * ``net.onnx``: a network exported by ``scripts/export.py``, run by ONNX Runtime (or OpenVINO); rows are
   named after the file.
+* ``NAFNet-GoPro-width64``: a pretrained model by its model-zoo name (:mod:`.zoo`): its arch, options and
+  weights, downloaded into the cache on first use (or found there).
 * In Python, a dict ``{'network': {'type': 'NAFNet', ...}, 'checkpoint': 'ckpt.pth'}`` (optional ``name``,
   ``key``, ``strict``): an arch spec without the string round trip.
 
-Where a weights reference becomes a local file is :func:`resolve_weights`, the one place to teach other
-references (URLs, model-zoo names).
+A checkpoint reference (after ``@``, ``path.pretrain_network_g``, a dict's ``checkpoint``) is a local file, an
+http(s) URL or a model-zoo name; :func:`resolve_weights` is the one place it becomes a local file.
 """
 import copy
 import os
@@ -30,7 +32,9 @@ from ..engine.checkpoint import load_checkpoint
 from ..engine.experiment import checkpoint_path, run_name_of_checkpoint
 from ..engine.options import OPTION_SUFFIXES, load_options, project_option_files
 from ..errors import UserError
+from .layouts import read_official_state_dict
 from .runtimes import check_onnx_file
+from . import zoo
 
 __all__ = ['ModelSpecError', 'ModelSpec', 'parse_model_spec', 'resolve_weights', 'build_model']
 
@@ -46,7 +50,8 @@ class ModelSpecError(UserError):
 
 
 def resolve_weights(reference, beside=None):
-    """The local file a weights reference names (today: a path; the place to add URLs and zoo names).
+    """The local file a weights reference names: a path as it is, a URL or a model-zoo name from the cache
+    (downloaded into it on first use).
 
     Args:
         reference (str): As written in the spec or option file.
@@ -55,7 +60,16 @@ def resolve_weights(reference, beside=None):
 
     Returns:
         str: A local path; whether it exists is for the caller to judge (its message names the spec form).
+
+    Raises:
+        UserError: A URL or zoo name whose file is neither cached nor downloadable (one line: where to get it by
+            hand and where to put it), or a cached file whose checksum changed.
     """
+    if zoo.is_url(reference) or (not os.path.exists(reference) and reference in zoo.zoo_names()):
+        try:
+            return zoo.resolve_weights(reference)
+        except zoo.DownloadError as err:  # a changed cached file: refused, in one line
+            raise ModelSpecError(str(err).splitlines()[0]) from None
     if beside and not os.path.isabs(reference) and not os.path.exists(reference):
         candidate = os.path.join(beside, reference)
         return candidate if os.path.exists(candidate) else reference
@@ -141,6 +155,13 @@ def _from_dict(spec):
     return _arch_spec(dict(network), ckpt, source, spec.get('name'), spec.get('key'), spec.get('strict', True))
 
 
+def _from_zoo(name):
+    """A pretrained model by its zoo name: the entry's arch and options, its weights resolved (cache or download)."""
+    entry = zoo.zoo_entry(name)
+    network = dict(entry['options'], type=entry['arch'])
+    return ModelSpec(name, network, resolve_weights(name), entry.get('weights_key'), True, name)
+
+
 def parse_model_spec(spec):
     """Parse a model spec (see the module docstring for the forms).
 
@@ -165,6 +186,8 @@ def parse_model_spec(spec):
             raise ModelSpecError(f'--model {spec}: ONNX file not found')
         check_onnx_file(spec, '--model')
         return ModelSpec(os.path.basename(spec), None, None, None, True, spec, spec)
+    if '@' not in spec and ':' not in spec and spec in zoo.zoo_names():
+        return _from_zoo(spec)
     if spec.endswith(OPTION_SUFFIXES):
         if not os.path.isfile(spec):
             raise ModelSpecError(f'option file not found: {spec}')
@@ -218,5 +241,5 @@ def build_model(spec, device='cpu'):
         raise ModelSpecError(f'{spec.source}: cannot build {spec.network.get("type")} with arguments '
                              f'{ {k: v for k, v in spec.network.items() if k != "type"} }: {err}') from None
     if spec.checkpoint:
-        load_checkpoint(net, spec.checkpoint, key=spec.key, strict=spec.strict)
+        load_checkpoint(net, spec.checkpoint, key=spec.key, strict=spec.strict, reader=read_official_state_dict)
     return net.eval().to(device)
