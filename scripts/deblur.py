@@ -62,8 +62,13 @@ def main(argv=None):
     plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
     model = open_model(args.model, device, args.runtime, args.precision or 'fp32', args.compile,
                        needs_weights='deblurring', log=lambda msg: print(msg, file=sys.stderr))
-    result = deblur_files(model.runner, args.input, args.output, device=device, tile=args.tile,
+    runner = model.runner
+    print(f"model: {model.name}; weights: {model.checkpoint or 'random (untrained)'}; "
+          f"runs on: {model.runtime or 'PyTorch'} ({device})", file=sys.stderr)
+    result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile,
                           overlap=args.tile_overlap, ext=args.ext, suffix=args.suffix, plan=plan)
+    for (path, out_path), seconds in zip(result.written, result.seconds):
+        print(f'{path} -> {out_path} ({seconds:.2f} s)', file=sys.stderr)
     for path, message in result.failed:
         print(f'failed: {message}', file=sys.stderr)
     print(f'{len(result.written)} written to {args.output}, {len(result.failed)} failed', file=sys.stderr)
