@@ -23,7 +23,8 @@ from .runtimes import RuntimeRunner
 from ..ops.tiling import check_tiling, tiled_forward
 
 __all__ = [
-    'DeblurResult', 'collect_inputs', 'plan_outputs', 'read_photo', 'write_photo', 'deblur_array', 'deblur_files'
+    'DeblurResult', 'collect_inputs', 'plan_outputs', 'image_to_rgb', 'rgb_to_image', 'read_photo', 'write_photo',
+    'deblur_array', 'deblur_files'
 ]
 
 DeblurResult = namedtuple('DeblurResult', ['written', 'failed', 'seconds'], defaults=((), ))
@@ -155,23 +156,25 @@ def _apply_orientation(img, orientation):
     return np.ascontiguousarray(img)
 
 
-def read_photo(path):
-    """Read an image, upright, as float32 RGB in [0, 1] plus what is needed to save it alike.
+def image_to_rgb(img, where='image'):
+    """An OpenCV image array (BGR, BGRA or gray; uint8 or uint16) as float32 RGB in [0, 1], plus its format.
+
+    Args:
+        img (ndarray): ``H x W``, ``H x W x 1``, ``H x W x 3`` (BGR) or ``H x W x 4`` (BGRA).
+        where (str): How messages name it (a file path).
 
     Returns:
-        tuple[ndarray, dict]: ``H x W x 3`` float32 RGB, and ``{'dtype', 'gray', 'alpha'}`` where
-        ``alpha`` is the untouched alpha channel (or None).
+        tuple[ndarray, dict]: ``H x W x 3`` float32 RGB, and ``{'dtype', 'gray', 'alpha'}`` where ``alpha`` is the
+        untouched alpha channel (or None): what :func:`rgb_to_image` needs to give the result the same format.
 
     Raises:
-        ValueError: The file cannot be decoded or has an unsupported pixel format.
+        UserError: Another pixel type or channel count.
     """
-    data = np.fromfile(path, np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise UserError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
+    if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
+        raise UserError(f'{where}: expected an H x W or H x W x C array, got {type(img).__name__} '
+                        f'{getattr(img, "shape", "")}')
     if img.dtype not in (np.uint8, np.uint16):
-        raise UserError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
-    img = _apply_orientation(img, _exif_orientation(path))
+        raise UserError(f'{where}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
     scale = 255.0 if img.dtype == np.uint8 else 65535.0
     meta = dict(dtype=img.dtype, gray=img.ndim == 2 or img.shape[2] == 1, alpha=None)
     if meta['gray']:
@@ -182,8 +185,34 @@ def read_photo(path):
     elif img.shape[2] == 3:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     else:
-        raise UserError(f'{path}: {img.shape[2]} channels; expected gray, RGB or RGBA')
+        raise UserError(f'{where}: {img.shape[2]} channels; expected gray, RGB or RGBA')
     return rgb.astype(np.float32) / scale, meta
+
+
+def rgb_to_image(rgb, meta):
+    """The inverse of :func:`image_to_rgb`: float RGB in [0, 1] back to the input's format (gray, BGRA, 16-bit)."""
+    if meta['gray']:
+        return _to_dtype(rgb.mean(axis=2), meta['dtype'])
+    out = cv2.cvtColor(_to_dtype(rgb, meta['dtype']), cv2.COLOR_RGB2BGR)
+    return np.dstack([out, meta['alpha']]) if meta['alpha'] is not None else out
+
+
+def read_photo(path):
+    """Read an image, upright, as float32 RGB in [0, 1] plus what is needed to save it alike.
+
+    Returns:
+        tuple[ndarray, dict]: See :func:`image_to_rgb`.
+
+    Raises:
+        UserError: The file cannot be decoded or has an unsupported pixel format.
+    """
+    data = np.fromfile(path, np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise UserError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
+    if img.dtype not in (np.uint8, np.uint16):
+        raise UserError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
+    return image_to_rgb(_apply_orientation(img, _exif_orientation(path)), path)
 
 
 def _to_dtype(img, dtype):
@@ -199,12 +228,7 @@ def write_photo(path, rgb, meta):
         rgb (ndarray): ``H x W x 3`` float in [0, 1].
         meta (dict): From :func:`read_photo`.
     """
-    if meta['gray']:
-        out = _to_dtype(rgb.mean(axis=2), meta['dtype'])
-    else:
-        out = cv2.cvtColor(_to_dtype(rgb, meta['dtype']), cv2.COLOR_RGB2BGR)
-        if meta['alpha'] is not None:
-            out = np.dstack([out, meta['alpha']])
+    out = rgb_to_image(rgb, meta)
     ext = os.path.splitext(path)[1].lower()
     if out.dtype == np.uint16 and ext not in ('.png', '.tif', '.tiff'):
         raise UserError(f'{path}: {ext} cannot hold 16-bit pixels; use --ext png or tif')
