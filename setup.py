@@ -61,7 +61,10 @@ setup(
     ],
     # deploy: ONNX export (scripts/export.py) and the onnxruntime/openvino execution paths; the tests exercise them
     extras_require={'deploy': DEPLOY, 'test': ['pytest'] + DEPLOY},
+    # one dispatcher, `basicsr-nafnet <command>` (every command, listed by --help), rather than a dozen names on PATH;
+    # the two earlier names stay for those who use them
     entry_points={'console_scripts': [
+        'basicsr-nafnet = basicsr_nafnet.commands:main',
         'basicsr-nafnet-train = basicsr_nafnet.train:main',
         'basicsr-nafnet-test = basicsr_nafnet.test:main',
     ]},

@@ -18,8 +18,8 @@ from .fileio import check_component, is_inside
 
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
-    'positive_int', 'non_negative_int', 'parse_device', 'check_component', 'check_output_dir', 'check_output_file',
-    'is_inside'
+    'positive_int', 'non_negative_int', 'add_threads_argument', 'apply_threads', 'parse_device', 'check_component',
+    'check_output_dir', 'check_output_file', 'is_inside'
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -71,9 +71,9 @@ def command(interrupted='nothing half-written was left behind'):
     def wrap(main):
 
         @functools.wraps(main)
-        def run(argv=None):
+        def run(argv=None, **kwargs):  # kwargs: e.g. prog, the name the dispatcher runs it under
             try:
-                status = main(argv)
+                status = main(argv, **kwargs)
             except SystemExit as stop:  # argparse: --help (0) or a usage error (2), already printed
                 return stop.code if isinstance(stop.code, int) else EXIT_USAGE
             except KeyboardInterrupt:
@@ -111,6 +111,20 @@ def _int_at_least(text, low):
     if value < low:
         raise argparse.ArgumentTypeError(f'{value} is too small (at least {low})')
     return value
+
+
+def add_threads_argument(parser):
+    """``--threads N``: CPU threads of PyTorch and of the ONNX Runtime / OpenVINO runners (default: PyTorch's)."""
+    parser.add_argument('--threads', type=positive_int, default=None,
+                        help="CPU threads for inference (PyTorch, ONNX Runtime, OpenVINO; default: PyTorch's own)")
+
+
+def apply_threads(threads):
+    """Set PyTorch's thread count; the runtime runners default to it (``inference/runtimes.py``). None: unchanged."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------- devices and paths

@@ -161,8 +161,8 @@ def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None
 
 
 @command(interrupted='stopped; what was finished is kept, run the demo again to continue where it stopped')
-def main(argv=None):
-    parser = ArgumentParser(prog='python -m basicsr_nafnet.demo',
+def main(argv=None, prog='python -m basicsr_nafnet.demo'):
+    parser = ArgumentParser(prog=prog,
                             description='CPU demo: synthetic GoPro-like data, training, evaluation.')
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--all', action='store_true', help='also train the DeblurUNet and ResidualCNN demos')

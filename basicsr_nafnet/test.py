@@ -11,8 +11,8 @@ from basicsr_nafnet.engine.pipeline import test  # noqa: E402
 
 
 @command(interrupted='testing stopped; the result images written so far are complete')
-def main(argv=None):
-    test(argv=argv)
+def main(argv=None, prog=None):
+    test(argv=argv, prog=prog)
 
 
 if __name__ == '__main__':

@@ -12,8 +12,8 @@ from basicsr_nafnet.engine.pipeline import train  # noqa: E402
 
 @command(interrupted='training stopped; the checkpoints and training states written so far are complete, '
          'continue with --auto_resume')
-def main(argv=None):
-    train(argv=argv)
+def main(argv=None, prog=None):
+    train(argv=argv, prog=prog)
 
 
 if __name__ == '__main__':

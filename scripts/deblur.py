@@ -1,79 +1,14 @@
 #!/usr/bin/env python
-"""Deblur your own photographs with a trained model.
+"""``basicsr-nafnet deblur`` run from a checkout.
 
-Examples:
-    python scripts/deblur.py -i photos/ -o deblurred/ --model options/test/GoPro/NAFNet-width32.yml
-    python scripts/deblur.py -i shot.jpg -o out/ \\
-        --model "NAFNet:width=32,enc_blk_nums=[1,1,1,28]@experiments/pretrained_models/NAFNet-GoPro-width32.pth" \\
-        --tile 512 --tile-overlap 32
-    python scripts/deblur.py -i photos/ -o deblurred/ --model net.onnx        # exported by scripts/export.py
-    python scripts/deblur.py -i photos/ -o deblurred/ --model NAFNet-GoPro --runtime openvino
-
-Exit status: 0 when every image was written, 1 when some failed (each is reported), 2 when nothing
-could start (bad argument, model, checkpoint, device or input; checked before any image is processed),
-130 when interrupted (the images written so far are complete).
+The command lives in ``basicsr_nafnet/commands/deblur.py``.
 """
+import os
 import sys
 
-import basicsr_nafnet  # noqa: F401  (applies the compat shims before basicsr is imported)
-from basicsr_nafnet.cli import (EXIT_FAILED, ArgumentParser, command, non_negative_int, parse_device,
-                                positive_int)
-from basicsr_nafnet.inference import RUNTIME_CHOICES, open_model
-from basicsr_nafnet.inference.deblur import deblur_files, plan_outputs
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout too
 
-
-def build_parser():
-    p = ArgumentParser(prog='deblur.py', description=__doc__)
-    p.add_argument('-i', '--input', nargs='+', required=True, help='image files and/or folders (PNG/JPG/BMP/TIFF)')
-    p.add_argument('-o', '--output', required=True, help='output folder (folder structure is mirrored)')
-    p.add_argument('--model',
-                   required=True,
-                   metavar='SPEC',
-                   help='a pretrained model by name (NAFNet-GoPro-width32, NAFNet-GoPro-width64, '
-                   'Baseline-GoPro-width32, ...: downloaded into the cache on first use), an option file (.yml), '
-                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), an option name of this project, or an '
-                   '.onnx file from scripts/export.py')
-    p.add_argument('--tile', type=positive_int, default=None,
-                   help='tile size for large images (default: whole image)')
-    p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap, blended (default 32)')
-    p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
-    precision = p.add_mutually_exclusive_group()
-    precision.add_argument('--half', action='store_const', const='fp16', dest='precision',
-                           help='float16 weights (GPUs)')
-    precision.add_argument('--bf16', action='store_const', const='bf16', dest='precision',
-                           help='bfloat16 weights (fast only on CPUs with AVX-512 BF16/AMX, and GPUs)')
-    p.add_argument('--compile', action='store_true',
-                   help='torch.compile the network (minutes of compiling first; pays off on many same-sized images, '
-                   'see docs/speed.md)')
-    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default=None,
-                   help='torch (default for PyTorch specs), or onnxruntime / openvino: the model is exported to ONNX '
-                   'once (cached beside the checkpoint) and runs there, on the CPU; .onnx specs run on onnxruntime '
-                   'unless openvino is given')
-    p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
-    p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
-    return p
-
-
-@command(interrupted='stopped; the images written so far are complete, none is half-written')
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    # every check that needs no network first, so a typo fails in a second, not after loading the model
-    device = parse_device(args.device)
-    plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
-    model = open_model(args.model, device, args.runtime, args.precision or 'fp32', args.compile,
-                       needs_weights='deblurring', log=lambda msg: print(msg, file=sys.stderr))
-    runner = model.runner
-    print(f"model: {model.name}; weights: {model.checkpoint or 'random (untrained)'}; "
-          f"runs on: {model.runtime or 'PyTorch'} ({device})", file=sys.stderr)
-    result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile,
-                          overlap=args.tile_overlap, ext=args.ext, suffix=args.suffix, plan=plan)
-    for (path, out_path), seconds in zip(result.written, result.seconds):
-        print(f'{path} -> {out_path} ({seconds:.2f} s)', file=sys.stderr)
-    for path, message in result.failed:
-        print(f'failed: {message}', file=sys.stderr)
-    print(f'{len(result.written)} written to {args.output}, {len(result.failed)} failed', file=sys.stderr)
-    return EXIT_FAILED if result.failed else 0
-
+from basicsr_nafnet.commands.deblur import build_parser, main  # noqa: E402,F401
 
 if __name__ == '__main__':
     sys.exit(main())

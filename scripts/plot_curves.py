@@ -1,29 +1,14 @@
 #!/usr/bin/env python
-"""Training curves (losses, validation metrics, learning rate) from BasicSR logs or tensorboard events.
+"""``basicsr-nafnet plot-curves`` run from a checkout.
 
-Example:
-    python scripts/plot_curves.py experiments/NAFNet-GoPro experiments/UNet-GoPro --out curves.png
+The command lives in ``basicsr_nafnet/commands/plot_curves.py``.
 """
+import os
 import sys
 
-from basicsr_nafnet.cli import ArgumentParser, check_output_file, command, positive_int
-from basicsr_nafnet.evaluation.curves import plot_curves
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout too
 
-
-@command()
-def main(argv=None):
-    p = ArgumentParser(prog='plot_curves.py', description=__doc__)
-    p.add_argument('experiments',
-                   nargs='+',
-                   help='experiment folders (experiments/<name>), train_*.log files, or tensorboard folders')
-    p.add_argument('--out', required=True, help='PNG to write')
-    p.add_argument('--width', type=positive_int, default=900)
-    args = p.parse_args(argv)
-    check_output_file(args.out, '--out', suffixes=('.png', ))
-    path, _ = plot_curves(args.experiments, args.out, width=args.width)
-    print(path)
-    return 0
-
+from basicsr_nafnet.commands.plot_curves import main  # noqa: E402,F401
 
 if __name__ == '__main__':
     sys.exit(main())

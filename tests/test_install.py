@@ -40,6 +40,15 @@ def test_wheel_install_runs_the_demo_and_resolves_option_names(tmp_path):
     assert option_file == str(site / 'basicsr_nafnet' / '_options' / 'test' / 'GoPro' / 'NAFNet-width32.yml')
     assert (arch, name) == ('NAFNetLocal', 'NAFNet-GoPro-width32-test')
 
+    # every command through the one installed dispatcher (pip --target puts console scripts in bin/)
+    for script in ('basicsr-nafnet', 'basicsr-nafnet-train', 'basicsr-nafnet-test'):
+        assert (site / 'bin' / script).is_file(), script
+    listed = subprocess.run([str(site / 'bin' / 'basicsr-nafnet'), '--help'], cwd=run, env=env, capture_output=True,
+                            text=True)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    commands = {line.split()[0] for line in listed.stdout.splitlines() if line.startswith('  ')}
+    assert {'train', 'deblur', 'leaderboard', 'export', 'prepare'} <= commands
+
     demo = subprocess.run([sys.executable, '-m', 'basicsr_nafnet.demo', '--iters', '1', '--root', str(run)], cwd=run,
                           env=env, capture_output=True, text=True, timeout=1200)
     assert demo.returncode == 0, demo.stderr[-3000:]

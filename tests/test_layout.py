@@ -12,7 +12,8 @@ Floors, bottom up, as ``../shared/DESIGN.md`` maps them:
 4. ``engine`` (how BasicSR runs here: options and their checks, pipelines, checkpoints, the experiment layout)
 5. ``inference`` (from a model spec to a runner, once)
 6. ``evaluation`` (test sets, the leaderboard, reports)
-7. ``bench`` and the thin entry points: ``train``, ``test``, ``demo``, ``ladder`` (the ladder's runs and budgets)
+7. ``bench`` and the thin entry points: ``train``, ``test``, ``demo``, ``ladder`` (the ladder's runs and budgets);
+   ``commands`` (every command's parser and main, and the ``basicsr-nafnet`` dispatcher over them)
 
 The package's own ``__init__`` (which imports the registry surface to register it) is the one exception.
 """
@@ -31,7 +32,7 @@ FLOORS = {
     'engine': 4,
     'inference': 5,
     'evaluation': 6,
-    'bench': 7,
+    'bench': 7, 'commands': 7,
     'train': 7, 'test': 7, 'demo': 7, 'ladder': 7,
 }
 ENTRY_POINTS = ('train', 'test', 'demo', 'ladder')

@@ -226,7 +226,7 @@ def test_export_script_exports_and_verifies(tmp_path, capsys, monkeypatch):
         runner(torch.rand(1, 3, 21, 30))
 
     # a graph that computes something else is reported in one line, exit 1, and not kept
-    monkeypatch.setattr(export_cli, 'VERIFY_TOLERANCE', -1.0)
+    monkeypatch.setattr(importlib.import_module('basicsr_nafnet.commands.export'), 'VERIFY_TOLERANCE', -1.0)
     assert export_cli.main(['--model', model, '--out', str(tmp_path / 'bad.onnx')]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith('error')]
     assert len(err) == 1 and 'differs from PyTorch' in err[0] and 'not written' in err[0]

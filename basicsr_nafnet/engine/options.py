@@ -14,7 +14,8 @@ from ..errors import UserError
 
 __all__ = [
     'OptionsError', 'OptionLoader', 'OPTION_SUFFIXES', 'load_options', 'normalize_options', 'check_paths',
-    'apply_force_yml', 'options_root', 'project_option_file', 'project_option_files'
+    'apply_force_yml', 'options_root', 'project_option_file', 'project_option_files',
+    'resolve_option_file'
 ]
 
 OPTION_SUFFIXES = ('.yml', '.yaml')
@@ -170,12 +171,37 @@ def project_option_file(relative):
     return path
 
 
-def project_option_files():
-    """``{name: path}`` of the option files this project ships (the name is the file stem)."""
+def project_option_files(prefer='test'):
+    """``{name: path}`` of the option files this project ships (the name is the file stem).
+
+    Args:
+        prefer (str): Which twin a name in both ``test/`` and ``train/`` means: ``'test'`` (the default: the
+            one that names trained weights, as model specs want) or ``'train'`` (as ``train -opt NAME`` wants).
+    """
+    root = options_root()
+    other = 'train' if prefer == 'test' else 'test'
     found = {}
-    # a name in both test/ and train/ means the test twin: it is the one that names trained weights
-    for folder, _, files in sorted(os.walk(options_root()), key=lambda w: ('/train' in w[0], w[0])):
+    walk = sorted(os.walk(root), key=lambda w: (os.path.relpath(w[0], root).split(os.sep)[0] == other, w[0]))
+    for folder, _, files in walk:
         for f in sorted(files):
             if f.endswith(OPTION_SUFFIXES):
                 found.setdefault(os.path.splitext(f)[0], os.path.join(folder, f))
     return found
+
+
+def resolve_option_file(text, prefer='test', key='-opt'):
+    """The option file ``text`` names: a path as given, or the name of a shipped file (``NAFNet-GoPro``).
+
+    A value that exists, ends in .yml/.yaml or holds a folder separator is a path (a missing one is reported
+    by :func:`load_options`); any other value is looked up among :func:`project_option_files`.
+
+    Raises:
+        OptionsError: Neither a file nor a shipped name; the message lists the names.
+    """
+    if os.path.exists(text) or text.lower().endswith(OPTION_SUFFIXES) or '/' in text or os.sep in text:
+        return text
+    shipped = project_option_files(prefer)
+    if text in shipped:
+        return shipped[text]
+    raise OptionsError(f"{key} {text}: no such file, nor an option file this project ships; "
+                       f"known names: {', '.join(sorted(shipped))}")

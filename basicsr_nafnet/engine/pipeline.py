@@ -26,7 +26,8 @@ from ..cli import ArgumentParser
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
-from .options import OptionsError, apply_force_yml, check_paths, load_options, normalize_options
+from .options import (OptionsError, apply_force_yml, check_paths, load_options, normalize_options,
+                      resolve_option_file)
 from .sampling import ResumableSampler, SeededDataset
 
 __all__ = ['parse_options', 'load_resume_state', 'create_train_val_dataloader', 'install', 'train', 'test']
@@ -37,7 +38,8 @@ _resume = {}
 
 def build_parser(prog=None):
     parser = ArgumentParser(prog=prog, description='Train or test with BasicSR and the basicsr_nafnet archs.')
-    parser.add_argument('-opt', type=str, required=True, help='Path to the option YAML file.')
+    parser.add_argument('-opt', type=str, required=True,
+                        help='an option YAML file, or the name of one this project ships (e.g. NAFNet-GoPro)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
     parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
     parser.add_argument('--debug', action='store_true')
@@ -46,7 +48,7 @@ def build_parser(prog=None):
     return parser
 
 
-def parse_options(root_path, is_train=True, argv=None):
+def parse_options(root_path, is_train=True, argv=None, prog=None):
     """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely.
 
     Every option is checked (:func:`~basicsr_nafnet.engine.option_check.validate_options`) before this returns,
@@ -55,7 +57,8 @@ def parse_options(root_path, is_train=True, argv=None):
     from basicsr.utils import set_random_seed
     from basicsr.utils.dist_util import get_dist_info
 
-    args = build_parser('train.py' if is_train else 'test.py').parse_args(argv)
+    args = build_parser(prog or ('train.py' if is_train else 'test.py')).parse_args(argv)
+    args.opt = resolve_option_file(args.opt, prefer='train' if is_train else 'test')  # BasicSR copies args.opt
     opt = normalize_options(load_options(args.opt), source=args.opt)
     for entry in args.force_yml or []:
         apply_force_yml(opt, entry)
@@ -175,16 +178,17 @@ def create_train_val_dataloader(opt, logger):
     return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
 
-def install(argv=None):
+def install(argv=None, prog=None):
     """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent).
 
     Args:
         argv (list[str] | None): Command-line arguments for ``parse_options``; None reads ``sys.argv``.
+        prog (str | None): The command's name in usage and error lines (default: train.py / test.py).
     """
     import basicsr.test
     import basicsr.train
 
-    parse = functools.partial(parse_options, argv=argv) if argv is not None else parse_options
+    parse = functools.partial(parse_options, argv=argv, prog=prog) if (argv, prog) != (None, None) else parse_options
     basicsr.train.parse_options = parse
     basicsr.test.parse_options = parse
     basicsr.train.load_resume_state = load_resume_state
@@ -208,29 +212,31 @@ def _fresh_logger():
         handler.close()
 
 
-def train(root_path=None, argv=None):
+def train(root_path=None, argv=None, prog=None):
     """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory).
 
     Args:
         root_path (str | None): Where ``experiments/`` and ``tb_logger/`` go.
         argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
+        prog (str | None): The command's name in usage and error lines.
     """
     import basicsr.train
 
-    install(argv)
+    install(argv, prog)
     _fresh_logger()
     basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
 
 
-def test(root_path=None, argv=None):
+def test(root_path=None, argv=None, prog=None):
     """Run BasicSR's test pipeline; results go under ``root_path`` (default: the current directory).
 
     Args:
         root_path (str | None): Where ``results/`` goes.
         argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
+        prog (str | None): The command's name in usage and error lines.
     """
     import basicsr.test
 
-    install(argv)
+    install(argv, prog)
     _fresh_logger()
     basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
