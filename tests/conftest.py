@@ -11,9 +11,6 @@ import basicsr_nafnet  # noqa: F401  (must precede any basicsr import)
 import pytest
 import torch
 
-# the one table of tiny configurations, shared with the benchmarks' --quick; test_archs.py fails if an arch is missing
-from basicsr_nafnet.bench.configs import TINY_CONFIGS as TINY_ARCH_CONFIGS  # noqa: E402,F401
-
 CUDA_TESTS_DEVICE = os.environ.get('NAFNET_CUDA_TESTS_DEVICE', 'cuda')
 
 

@@ -49,7 +49,7 @@ def settings(dry_run):
     if dry_run:
         return dict(network={'type': 'NAFNet', **TINY_CONFIGS['NAFNet']}, sizes=[(32, 32)], runs=1, train_size=(32, 32),
                     batches=[2], learn=dict(pairs=4, test_pairs=2, size=32, steps=3, batch=2, warmup=1),
-                    tile_size=(96, 160), tile=48, overlap=8, pytest_paths=['tests/test_cuda.py'])
+                    tile_size=(96, 160), tile=48, overlap=8, pytest_paths=['tests/bench/test_cuda.py'])
     return dict(network={'type': 'NAFNet', **gopro_configs()['NAFNet']}, sizes=[(256, 256), (720, 1280)], runs=20,
                 train_size=(256, 256), batches=[4, 8],
                 learn=dict(pairs=32, test_pairs=4, size=256, steps=60, batch=4, warmup=3),

@@ -3,7 +3,7 @@ import pytest
 import torch
 from basicsr.archs import build_network
 
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 
 from basicsr_nafnet.engine.checkpoint import CheckpointError
 from basicsr_nafnet.inference.layouts import (is_mmagic_checkpoint, mmagic_options_to_official, mmagic_to_official,

@@ -6,7 +6,7 @@ import cv2
 import lmdb
 import numpy as np
 import pytest
-from test_data_layout import make_dataset, write_png, zip_folder
+from dataset_layouts import make_dataset, write_png, zip_folder
 
 from basicsr_nafnet.data import prepare as prepare_module
 from basicsr_nafnet.data.layout import find_pairs
@@ -14,7 +14,7 @@ from basicsr_nafnet.data.lmdb_writer import OutputExistsError, read_meta_info
 from basicsr_nafnet.data.prepare import DatasetError, crop_positions, output_paths, prepare_gopro
 from basicsr_nafnet.data.verify import LmdbCheckError, verify_lmdb_pair
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def lmdb_records(path):

@@ -20,7 +20,7 @@ import torch.distributed as dist
 from basicsr.archs import build_network
 from basicsr.metrics import calculate_psnr
 from basicsr.utils import img2tensor, tensor2img
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 from torch.nn.parallel import DistributedDataParallel
 from training_utils import make_paired_folders, tiny_options, write_options
 
@@ -28,7 +28,8 @@ from basicsr_nafnet.engine.dist import check_launcher_environment
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.models.channels_last import to_channels_last
 
-WORKER = os.path.join(os.path.dirname(__file__), 'ddp_worker.py')
+TESTS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where the shared helpers live
+WORKER = os.path.join(TESTS_ROOT, 'ddp_worker.py')
 BUCKET_WARNING = 'Grad strides do not match bucket view strides'
 
 

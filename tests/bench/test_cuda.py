@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from basicsr.archs import build_network
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 from skimage import data as skdata
 from training_utils import tiny_options
 
@@ -30,8 +30,9 @@ from basicsr_nafnet.models.channels_last import to_channels_last
 from basicsr_nafnet.models.image_restoration_model import ImageRestorationModel
 
 pytestmark = pytest.mark.cuda
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKER = os.path.join(os.path.dirname(__file__), 'ddp_worker.py')
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where the shared helpers live
+WORKER = os.path.join(TESTS_ROOT, 'ddp_worker.py')
 DTYPES = {None: torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 

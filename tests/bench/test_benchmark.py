@@ -15,7 +15,7 @@ from basicsr_nafnet.bench.timing import peak_memory
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.inference.runtimes import deploy_packages_missing
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def load_script(name):

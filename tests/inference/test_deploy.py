@@ -2,7 +2,7 @@
 import pytest
 import torch
 from basicsr.archs import build_network
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 
 from basicsr_nafnet.inference import InferenceRunner, prepare_for_inference
 

@@ -169,7 +169,7 @@ def test_nonfinite_losses_skip_steps_then_stop(paired, tmp_path, monkeypatch):
 @pytest.mark.parametrize('how', ['script', 'module'])
 def test_entry_points_write_under_the_current_directory(how, paired, tmp_path):
     import subprocess
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     opt_path = write_options(tiny_options(paired, name=f'entry_{how}', total_iter=2), tmp_path / 'opt.yml')
     launcher = [os.path.join(root, 'basicsr_nafnet', 'train.py')] if how == 'script' else ['-m', 'basicsr_nafnet.train']
     done = subprocess.run([sys.executable, *launcher, '-opt', opt_path], cwd=tmp_path, capture_output=True, text=True,

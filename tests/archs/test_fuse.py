@@ -2,7 +2,7 @@
 import pytest
 import torch
 from basicsr.archs import build_network
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 
 from basicsr_nafnet.archs.fusion import FusedNetwork, InferenceOnlyError, normalize_channels
 

@@ -12,7 +12,7 @@ from training_utils import make_paired_folders, tiny_options, write_options
 from basicsr_nafnet.engine import pipeline
 from basicsr_nafnet.engine.options import load_options, normalize_options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPTION_FILES = sorted(glob.glob(os.path.join(ROOT, 'options', '**', '*.yml'), recursive=True))
 
 

@@ -6,7 +6,7 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import ARCH_REGISTRY
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 
 OUR_ARCHS = sorted(name for name, obj in ARCH_REGISTRY if obj.__module__.startswith('basicsr_nafnet.'))
 

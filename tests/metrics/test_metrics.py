@@ -153,7 +153,8 @@ def test_used_by_a_basicsr_validation_run(tmp_path):
     from basicsr.data import build_dataloader, build_dataset
     from basicsr.models.sr_model import SRModel
     from basicsr.utils import tensor2img
-    from test_leaderboard import TINY_ARGS, make_pairs, write_folder_set
+    from tiny_models import TINY_ARGS
+    from tiny_sets import make_pairs, write_folder_set
 
     data = write_folder_set(tmp_path / 'set', make_pairs())
     opt = dict(name='val',

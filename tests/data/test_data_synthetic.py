@@ -100,7 +100,7 @@ def test_cli_end_to_end_into_the_converter(tmp_path):
     from basicsr_nafnet.data.prepare import prepare_gopro
     from basicsr_nafnet.data.verify import verify_lmdb_pair
 
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts',
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'scripts',
                           'make_synthetic_gopro.py')
     spec = importlib.util.spec_from_file_location('make_synthetic_gopro_cli', script)
     cli = importlib.util.module_from_spec(spec)

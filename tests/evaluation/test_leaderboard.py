@@ -10,7 +10,6 @@ import pytest
 import torch
 from basicsr.archs import build_network
 from basicsr.metrics import calculate_psnr
-from skimage import data as skdata
 
 from basicsr_nafnet.evaluation import TestSetError, open_testset, run_leaderboard
 from basicsr_nafnet.inference import ModelSpecError, parse_model_spec
@@ -18,31 +17,11 @@ from basicsr_nafnet.evaluation.runner import evaluate_variant, to_uint8
 from basicsr_nafnet.engine.checkpoint import CheckpointError
 from basicsr_nafnet.metrics import calculate_ssim_3d
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import leaderboard as leaderboard_cli  # noqa: E402  (scripts/leaderboard.py)
-
-TINY_ARGS = dict(width=8, enc_blk_nums=[1, 1], middle_blk_num=1, dec_blk_nums=[1, 1])
-TINY_SPEC = 'NAFNet:width=8,enc_blk_nums=[1,1],middle_blk_num=1,dec_blk_nums=[1,1]'
-KEYS = ('000', '001', '002')
-
-
-def make_pairs(n=3, h=40, w=52):
-    """Sharp crops of a photograph and their horizontally box-blurred versions (RGB uint8)."""
-    photo = skdata.astronaut()[::4, ::4]
-    pairs = []
-    for i in range(n):
-        sharp = np.ascontiguousarray(photo[10 * i:10 * i + h, 20 + 7 * i:20 + 7 * i + w])
-        pairs.append((cv2.blur(sharp, (7, 1)), sharp))
-    return pairs
-
-
-def write_folder_set(root, pairs, blur_dir='input', sharp_dir='target'):
-    for sub in (blur_dir, sharp_dir):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-    for key, (blur, sharp) in zip(KEYS, pairs):
-        cv2.imwrite(os.path.join(root, blur_dir, f'{key}.png'), cv2.cvtColor(blur, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(os.path.join(root, sharp_dir, f'{key}.png'), cv2.cvtColor(sharp, cv2.COLOR_RGB2BGR))
-    return str(root)
+from tiny_models import TINY_ARGS, TINY_SPEC, tiny_checkpoint  # noqa: E402
+from tiny_sets import KEYS, make_pairs, write_folder_set  # noqa: E402
 
 
 def write_lmdb_set(root, pairs):
@@ -61,19 +40,6 @@ def write_lmdb_set(root, pairs):
         with open(os.path.join(path, 'meta_info.txt'), 'w') as f:
             f.writelines(meta)
     return str(root)
-
-
-def tiny_checkpoint(path, seed=0):
-    """An official-format checkpoint ({'params': ...}) of a tiny NAFNet with active blocks."""
-    torch.manual_seed(seed)
-    net = build_network(dict(type='NAFNet', **TINY_ARGS))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith(('beta', 'gamma')):
-                p.uniform_(-0.2, 0.2)
-        net.ending.weight.mul_(0.05)  # keep the output near the input, as a trained net would
-    torch.save({'params': net.state_dict()}, path)
-    return net.eval()
 
 
 @pytest.fixture(scope='module')

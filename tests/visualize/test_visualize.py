@@ -153,7 +153,8 @@ def test_pick_keys_by_gain_and_loss():
 
 
 def test_compare_models_writes_figures(tmp_path):
-    from test_leaderboard import TINY_SPEC, make_pairs, tiny_checkpoint, write_folder_set
+    from tiny_models import TINY_SPEC, tiny_checkpoint
+    from tiny_sets import make_pairs, write_folder_set
     data = write_folder_set(tmp_path / 'set', make_pairs())
     tiny_checkpoint(tmp_path / 'a.pth', seed=1)
     tiny_checkpoint(tmp_path / 'b.pth', seed=2)

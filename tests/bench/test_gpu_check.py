@@ -18,7 +18,7 @@ from basicsr_nafnet.bench import configs, gpu_check
 from basicsr_nafnet.bench.gpu_report import format_summary
 from basicsr_nafnet.bench.training import learning_pairs, psnr
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def load_script():
@@ -63,7 +63,7 @@ def test_dry_run_runs_every_step(tmp_path, monkeypatch):
 
     assert steps['env']['versions']['torch'] == torch.__version__
     assert steps['pytest']['skipped'] == steps['pytest']['tests'] > 0  # no GPU here: every CUDA test skipped
-    assert steps['pytest']['status'] == 'ok' and 'tests/test_cuda.py' in (out / 'gpu_check.log').read_text()
+    assert steps['pytest']['status'] == 'ok' and 'tests/bench/test_cuda.py' in (out / 'gpu_check.log').read_text()
     inference = steps['inference']['sizes']['32x32']
     assert list(inference) == ['eager', 'channels_last', 'fused', 'default', 'fp16', 'bf16']
     assert inference['eager']['ratio'] == 1.0 and inference['eager']['max_abs_diff'] == 0

@@ -8,13 +8,12 @@ import threading
 
 import numpy as np
 import pytest
-
-from test_data_layout import make_dataset, zip_folder
+from dataset_layouts import make_dataset, zip_folder
 
 from basicsr_nafnet.data.download import DownloadError, download
 from basicsr_nafnet.data.lmdb_writer import read_meta_info
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from basicsr.archs import build_network
-from test_leaderboard import make_pairs, write_folder_set
+from tiny_sets import make_pairs, write_folder_set
 
 from basicsr_nafnet.archs.tlc import LocalAvgPool2d, _box_mean_traced
 from basicsr_nafnet.bench.configs import TINY_CONFIGS
@@ -26,7 +26,7 @@ from basicsr_nafnet.inference.export import VerificationError, export_onnx, veri
 from basicsr_nafnet.inference.runtimes import (MissingPackageError, OnnxRuntimeRunner, OpenVINORunner,
                                                check_onnx_file, deploy_packages_missing, require)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MISSING = deploy_packages_missing()
 needs_deploy = pytest.mark.skipif(bool(MISSING), reason=f'not installed: {MISSING} (pip install -e .[deploy])')
 

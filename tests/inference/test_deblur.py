@@ -1,4 +1,4 @@
-"""Deblurring your own images: formats, orientation, tiling, failures, CLI (basicsr_nafnet.deblur)."""
+"""Deblurring your own images: formats, orientation, tiling, failures, CLI (basicsr_nafnet.inference.deblur)."""
 import os
 import sys
 
@@ -13,9 +13,10 @@ from torch import nn
 from basicsr_nafnet.inference.deblur import collect_inputs, deblur_array, deblur_files, read_photo
 from basicsr_nafnet.errors import UserError
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts'))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import deblur as deblur_cli  # noqa: E402  (scripts/deblur.py)
-from test_leaderboard import TINY_SPEC, tiny_checkpoint  # noqa: E402
+from tiny_models import TINY_SPEC, tiny_checkpoint  # noqa: E402
 
 
 class Brighten(nn.Module):
