@@ -5,7 +5,7 @@ import pytest
 import torch
 from basicsr.archs import build_network
 
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.inference.api import Deblurrer

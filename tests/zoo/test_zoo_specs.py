@@ -10,7 +10,7 @@ import torch
 import yaml
 from basicsr.archs import build_network
 
-from conftest import TINY_ARCH_CONFIGS
+from tiny_models import TINY_ARCH_CONFIGS
 from zoo_server import checkpoint_bytes, closed_port_url, start_server, url
 
 from basicsr_nafnet.data.download import CACHE_ENV
