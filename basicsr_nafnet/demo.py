@@ -3,7 +3,7 @@
 ``bash scripts/demo.sh`` runs :func:`main`. Every step resumes: data already made is kept, an interrupted
 training continues from its last checkpoint (``--auto_resume``), a finished one is not repeated.
 ``--ladder`` runs the shortened ladder (:mod:`basicsr_nafnet.ladder`, budget 'cpu'): every rung of :data:`LADDER`
-with two seeds on GoPro-scale blur, then the ladder table and figures (:func:`run_ladder`).
+with two seeds on long camera-shake blur, then the ladder table and figures (:func:`run_ladder`).
 """
 import dataclasses
 import json
@@ -167,8 +167,8 @@ def main(argv=None, prog='python -m basicsr_nafnet.demo'):
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--all', action='store_true', help='also train the DeblurUNet and ResidualCNN demos')
     which.add_argument('--ladder', action='store_true',
-                       help='train ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet alike, two seeds each, on '
-                       'GoPro-scale blur (the shortened ladder) and write '
+                       help='train ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet alike, two seeds '
+                       'each, on long camera-shake blur (the shortened ladder) and write '
                        'docs/ladder.md, .json, .png and docs/ladder_curves.png under --root')
     parser.add_argument('--root', default='.', help='where datasets/, experiments/ and results/ go (default: .)')
     parser.add_argument('--iters', type=positive_int, default=None,

@@ -4,7 +4,7 @@
 #   bash scripts/demo.sh          # NAFNet only, about 5-10 minutes on 2 cores after the install
 #   bash scripts/demo.sh --all    # also DeblurUNet and ResidualCNN, three rows
 #   bash scripts/demo.sh --ladder # ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet, two seeds each, on
-#                                 # GoPro-scale blur (the shortened ladder; the full one: scripts/ladder_gpu.sh):
+#                                 # long camera-shake blur (the shortened ladder; the full one: scripts/ladder_gpu.sh):
 #                                 # docs/ladder.md/.json/.png and docs/ladder_curves.png (README "The ladder")
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The ladder on a GPU, in one command: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run]
 #
-# Makes the GoPro-scale synthetic data in a temporary folder, trains every rung x seed at once on the one GPU
-# (budget 'gpu' of basicsr_nafnet/ladder.py: 10 processes, each stopped at a 200 s deadline, compared at the last
+# Makes the long-blur synthetic data in a temporary folder, trains every rung x seed at once on the one GPU
+# (budget 'gpu' of basicsr_nafnet/ladder.py: 10 processes, each stopped at a 260 s deadline, compared at the last
 # iteration every run had saved a checkpoint), scores them and writes five files into OUT_DIR: ladder.md,
 # ladder.json, ladder.png, ladder_curves.png and ladder_logs.tar.gz (BasicSR logs, run outputs, per-image scores).
-# About 300 s in all on one H200 (data ~30 s, training 200 s, scoring and figures); it never needs the network.
+# 299 s in all on one H200 on 2026-12-04 (training 260 s, then scoring and figures); it never needs the network.
 #
 # On the device machine, after fetching the wheels here once (bash scripts/gpu_wheels.sh; .whl/ is git-ignored):
 #
