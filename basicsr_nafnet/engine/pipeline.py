@@ -48,11 +48,13 @@ def build_parser(prog=None):
     return parser
 
 
-def parse_options(root_path, is_train=True, argv=None, prog=None):
+def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weights=None):
     """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely.
 
     Every option is checked (:func:`~basicsr_nafnet.engine.option_check.validate_options`) before this returns,
-    so nothing is created, renamed or deleted for options that cannot run.
+    so nothing is created, renamed or deleted for options that cannot run. ``resolve_weights(reference)``, when
+    given (the entry points pass the inference floor's, which knows URLs and model-zoo names), turns each
+    ``path.pretrain_network_*`` that is not a local file into one (downloading into the cache if needed).
     """
     from basicsr.utils import set_random_seed
     from basicsr.utils.dist_util import get_dist_info
@@ -96,6 +98,8 @@ def parse_options(root_path, is_train=True, argv=None, prog=None):
     for key, val in (opt['path'] if isinstance(opt['path'], dict) else {}).items():
         if isinstance(val, str) and ('resume_state' in key or 'pretrain_network' in key):
             opt['path'][key] = osp.expanduser(val)
+            if resolve_weights and 'pretrain_network' in key and not osp.exists(opt['path'][key]):
+                opt['path'][key] = resolve_weights(opt['path'][key])
     check_paths(opt, source=args.opt)
     validate_options(opt, is_train, source=args.opt)
     set_random_seed(seed + opt['rank'])
@@ -178,17 +182,20 @@ def create_train_val_dataloader(opt, logger):
     return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
 
-def install(argv=None, prog=None):
+def install(argv=None, prog=None, resolve_weights=None):
     """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent).
 
     Args:
         argv (list[str] | None): Command-line arguments for ``parse_options``; None reads ``sys.argv``.
         prog (str | None): The command's name in usage and error lines (default: train.py / test.py).
+        resolve_weights (callable | None): See :func:`parse_options`.
     """
     import basicsr.test
     import basicsr.train
 
-    parse = functools.partial(parse_options, argv=argv, prog=prog) if (argv, prog) != (None, None) else parse_options
+    given = dict(argv=argv, prog=prog, resolve_weights=resolve_weights)
+    given = {k: v for k, v in given.items() if v is not None}
+    parse = functools.partial(parse_options, **given) if given else parse_options
     basicsr.train.parse_options = parse
     basicsr.test.parse_options = parse
     basicsr.train.load_resume_state = load_resume_state
@@ -212,31 +219,33 @@ def _fresh_logger():
         handler.close()
 
 
-def train(root_path=None, argv=None, prog=None):
+def train(root_path=None, argv=None, prog=None, resolve_weights=None):
     """Run BasicSR's training pipeline; experiments go under ``root_path`` (default: the current directory).
 
     Args:
         root_path (str | None): Where ``experiments/`` and ``tb_logger/`` go.
         argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
         prog (str | None): The command's name in usage and error lines.
+        resolve_weights (callable | None): See :func:`parse_options`.
     """
     import basicsr.train
 
-    install(argv, prog)
+    install(argv, prog, resolve_weights)
     _fresh_logger()
     basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
 
 
-def test(root_path=None, argv=None, prog=None):
+def test(root_path=None, argv=None, prog=None, resolve_weights=None):
     """Run BasicSR's test pipeline; results go under ``root_path`` (default: the current directory).
 
     Args:
         root_path (str | None): Where ``results/`` goes.
         argv (list[str] | None): The command line (``-opt FILE ...``); None reads ``sys.argv``.
         prog (str | None): The command's name in usage and error lines.
+        resolve_weights (callable | None): See :func:`parse_options`.
     """
     import basicsr.test
 
-    install(argv, prog)
+    install(argv, prog, resolve_weights)
     _fresh_logger()
     basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
