@@ -26,7 +26,7 @@ from .published import published_rows
 from .runner import Variant, evaluate_variant, make_forward, summarize
 from .testset import open_testset
 
-__all__ = ['run_leaderboard', 'variants_for', 'global_pooling_warning']
+__all__ = ['run_leaderboard', 'variants_for', 'global_pooling_warning', 'testset_label']
 
 
 _CACHE_NAME = re.compile(r'[0-9a-f]{12}\.jsonl?')
@@ -179,10 +179,11 @@ def run_leaderboard(data,
         return os.path.join(cache_dir, f'{_digest(fingerprint)}.{suffix}') if cache_dir else None
 
     rows, per_image = [], []
+    dataset_label = testset_label(testset)
     frame_hw = testset.read(testset.keys[0])[0].shape[:2] if opened and testset.keys else (0, 0)
 
     def add_row(name, variant_label, records, **extra):
-        row = dict(name=name, variant=variant_label, **summarize(records), dataset=f'{testset.name} ({testset.layout})')
+        row = dict(name=name, variant=variant_label, **summarize(records), dataset=dataset_label)
         row.update(extra)
         rows.append(row)
         per_image.extend(dict(name=name, variant=variant_label, **r) for r in records)
@@ -270,7 +271,7 @@ def run_leaderboard(data,
     if published:
         rows.extend(published_rows())
 
-    markdown = report.markdown_table(rows, ssim_2d, f'{testset.root} ({len(testset)} pairs, {testset.layout})')
+    markdown = report.markdown_table(rows, ssim_2d, dataset_label)
     paths = report.write_outputs(out_dir, rows, per_image) if out_dir else None
     return dict(rows=rows, per_image=per_image, markdown=markdown, paths=paths)
 
@@ -282,7 +283,21 @@ def _row_note(spec, variant, pooling_warning):
     return '; '.join(notes) or None
 
 
+_GENERIC_SPLITS = {'test', 'val', 'valid', 'validation', 'eval', 'input', 'blur'}
+
+
+def testset_label(testset):
+    """The test set as tables name it: its folder (with the parent where the folder is only a split's name, e.g.
+    ``synthetic_gopro/test``), its size and its layout."""
+    root = os.path.normpath(os.path.abspath(testset.root))
+    name = os.path.basename(root)
+    if name.lower() in _GENERIC_SPLITS:
+        name = f'{os.path.basename(os.path.dirname(root))}/{name}'
+    return f'{name} ({len(testset)} pairs, {testset.layout})'
+
+
 def _device_name(device):
     if device.type == 'cuda':
         return torch.cuda.get_device_name(device)
-    return f'cpu ({torch.get_num_threads()} threads)'
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'' if threads == 1 else 's'})"

@@ -6,7 +6,9 @@ measured here and are marked so in every output; a number no source reachable he
 marked so too. ``params``/``macs`` are left empty because papers count them differently.
 """
 
-__all__ = ['PUBLISHED_GOPRO', 'published_rows']
+__all__ = ['GOPRO_TEST', 'PUBLISHED_GOPRO', 'published_rows']
+
+GOPRO_TEST = 'GoPro test (1111 pairs, 1280x720)'  # the dataset every published row was scored on
 
 NOT_MEASURED = 'published, not measured here'
 UNCONFIRMED = 'published, not measured here; NOT CONFIRMED: no source reachable here states it'
@@ -52,6 +54,7 @@ def published_rows():
              peak_mem_mb=None,
              device=None,
              images=1111,
+             dataset=GOPRO_TEST,
              source=source,
              note=NOT_MEASURED if confirmed else UNCONFIRMED)
         for name, psnr, ssim, source, confirmed in PUBLISHED_GOPRO

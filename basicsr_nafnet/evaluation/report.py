@@ -35,8 +35,7 @@ def _source_cell(row):
     return row.get('note') or row.get('source') or '-'
 
 
-def markdown_table(rows, ssim_2d=False, testset_name=None):
-    """The leaderboard as a markdown table with its footnotes."""
+def _table(rows, ssim_2d):
     head = ['Model', 'Variant', 'PSNR (dB)', 'SSIM (3-D)'] + (['SSIM (2-D)'] if ssim_2d else []) + [
         'Params (M)', 'MACs (G)', 'Runtime (s/img, median)', 'Peak mem (MB)', 'Device', 'Source'
     ]
@@ -51,11 +50,28 @@ def markdown_table(rows, ssim_2d=False, testset_name=None):
             _fmt(r['peak_mem_mb'], 0), r['device'] or '-', _source_cell(r)
         ]
         lines.append('| ' + ' | '.join(str(c) for c in cells) + ' |')
+    return lines
+
+
+def markdown_table(rows, ssim_2d=False, testset_name=None):
+    """The leaderboard as markdown with its footnotes: the rows measured here on ``testset_name``, then each other
+    dataset's rows (the published ones) under a heading that names that dataset."""
+    measured = [r for r in rows if r.get('variant') != 'published']
+    others = {}
+    for r in rows:
+        if r.get('variant') == 'published':
+            others.setdefault(r.get('dataset') or 'another dataset', []).append(r)
+    lines = ([f'Measured here on {testset_name}:', ''] if testset_name and others else []) + _table(measured, ssim_2d)
+    for dataset, group in others.items():
+        lines += ['', f'Published on {dataset}, not measured here'
+                  + (', so not comparable with the rows above' if dataset != testset_name else '') + ':', '']
+        lines += _table(group, ssim_2d)
     notes = [
         f'Test set: {testset_name}.' if testset_name else None, SSIM_NOTE, MACS_NOTE,
         'Peak mem: CUDA max_memory_allocated during the row; on the CPU the process peak RSS so far '
         '(a high-water mark that includes earlier rows).',
         'Rows marked "published, not measured here" quote the one source named in the row; they were not run here.'
+        if others else None
     ]
     return '\n'.join(lines) + '\n\n' + '\n'.join(f'- {n}' for n in notes if n) + '\n'
 

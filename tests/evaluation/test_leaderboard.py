@@ -305,3 +305,39 @@ def test_fresh_clears_only_its_own_cache_files(tmp_path):
     run_leaderboard(data, out_dir=str(out), resume=False, log=lambda msg: None)
     assert (out / 'cache' / 'notes.txt').read_text() == 'the user put this here'
     assert sorted(os.listdir(out / 'cache')) == sorted(cached + ['notes.txt'])
+
+
+def test_every_row_names_its_dataset_and_published_rows_stand_apart(board):
+    result = board['result']
+    measured = [r for r in result['rows'] if r['variant'] != 'published']
+    published = [r for r in result['rows'] if r['variant'] == 'published']
+    label = f"set ({len(board['pairs'])} pairs, {measured[0]['dataset'].split(', ')[1]}"
+    assert all(r['dataset'] == measured[0]['dataset'] for r in measured) and measured[0]['dataset'].startswith(label)
+    assert {r['dataset'] for r in published} == {'GoPro test (1111 pairs, 1280x720)'}
+    table = result['markdown']
+    heading = 'Published on GoPro test (1111 pairs, 1280x720), not measured here, so not comparable with the rows above:'
+    assert heading in table and table.index(heading) > max(table.index(f"| {r['name']} |") for r in measured[1:2])
+    for r in published:  # every published row below the heading
+        assert table.index(f"| {r['name']} |") > table.index(heading)
+    assert f"Measured here on {measured[0]['dataset']}:" in table
+    rows = json.loads((board['tmp'] / 'out' / 'leaderboard.json').read_text())
+    assert all(r['dataset'] for r in rows)
+
+
+def test_a_split_folder_is_named_with_its_parent(tmp_path):
+    from basicsr_nafnet.evaluation.leaderboard import testset_label
+    from basicsr_nafnet.evaluation.testset import open_testset
+
+    data = write_folder_set(tmp_path / 'my_blur_set' / 'test', make_pairs())
+    assert testset_label(open_testset(data)).startswith('my_blur_set/test (3 pairs, ')
+
+
+def test_one_thread_is_singular():
+    from basicsr_nafnet.evaluation.leaderboard import _device_name
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _device_name(torch.device('cpu')) == 'cpu (1 thread)'
+    finally:
+        torch.set_num_threads(before)
