@@ -315,7 +315,8 @@ def test_every_row_names_its_dataset_and_published_rows_stand_apart(board):
     assert all(r['dataset'] == measured[0]['dataset'] for r in measured) and measured[0]['dataset'].startswith(label)
     assert {r['dataset'] for r in published} == {'GoPro test (1111 pairs, 1280x720)'}
     table = result['markdown']
-    heading = 'Published on GoPro test (1111 pairs, 1280x720), not measured here, so not comparable with the rows above:'
+    heading = ('Published on GoPro test (1111 pairs, 1280x720), not measured here, so not comparable with the rows '
+               'above:')
     assert heading in table and table.index(heading) > max(table.index(f"| {r['name']} |") for r in measured[1:2])
     for r in published:  # every published row below the heading
         assert table.index(f"| {r['name']} |") > table.index(heading)
