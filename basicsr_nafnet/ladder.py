@@ -20,9 +20,6 @@ import io
 import json
 import os
 import os.path as osp
-import re
-import signal
-import subprocess
 import sys
 import tarfile
 import time
@@ -30,6 +27,7 @@ import time
 from .cli import ArgumentParser, check_output_dir, command
 from .errors import UserError
 from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
+from .engine.runs import common_iteration, saved_iterations, train_runs
 from .fileio import atomic_write
 
 __all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'ensure_ladder_data', 'run_commands', 'saved_iterations',
@@ -150,120 +148,15 @@ def run_commands(option_file, opt, budget):
     return runs
 
 
-def saved_iterations(run_dir, total_iter=None):
-    """Iterations of the run's saved checkpoints (``net_g_<iter>.pth``; a finished run's ``net_g_latest.pth``)."""
-    models = osp.join(run_dir, 'models')
-    found = {}
-    for name in (os.listdir(models) if osp.isdir(models) else ()):
-        match = re.fullmatch(r'net_g_(\d+)\.pth', name)
-        if match:
-            found[int(match.group(1))] = osp.join(models, name)
-    finished = total_iter is not None and osp.isfile(osp.join(run_dir, 'training_states', f'{total_iter}.state'))
-    if finished and osp.isfile(osp.join(models, 'net_g_latest.pth')):
-        found.setdefault(total_iter, osp.join(models, 'net_g_latest.pth'))
-    return found
-
-
-def common_iteration(run_dirs, total_iter=None):
-    """The last iteration at which every run had saved a checkpoint, and each run's checkpoint there.
-
-    Raises:
-        UserError: A run saved no checkpoint (stopped before its first), or no iteration is common to all.
-    """
-    saved = {d: saved_iterations(d, total_iter) for d in run_dirs}
-    empty = [osp.basename(d) for d, its in saved.items() if not its]
-    if empty:
-        raise UserError(f"no checkpoint saved by {', '.join(empty)}: nothing to compare (a longer deadline or "
-                        'more frequent checkpoints are needed)')
-    common = set.intersection(*(set(its) for its in saved.values()))
-    if not common:
-        raise UserError(f'the runs share no checkpoint iteration: {saved}')
-    last = max(common)
-    return last, {d: saved[d][last] for d in run_dirs}
-
-
-def _stop(procs, grace_s=20):
-    """SIGINT (the train command's clean stop) to every process, then SIGKILL to those still going after ``grace_s``."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    end = time.monotonic() + grace_s
-    for proc in procs:
-        try:
-            proc.wait(max(0.0, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _launch(command, root, budget, log_path):
-    package_parent = osp.dirname(osp.dirname(osp.abspath(__file__)))  # importable from any working directory
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get('PYTHONPATH')) if p))
-    if budget.threads:
-        env['OMP_NUM_THREADS'] = str(budget.threads)
-    if budget.concurrent == 1:  # one at a time: its output on the terminal, as the demo's
-        return subprocess.Popen(command, cwd=root, env=env), None
-    os.makedirs(osp.dirname(log_path), exist_ok=True)
-    out = open(log_path, 'ab')
-    return subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT), out
-
-
 def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
-    """Train ``(name, command)`` jobs, ``budget.concurrent`` at a time, stopping those still going at the deadline.
+    """Train ``(name, command)`` jobs under ``budget`` (:func:`~basicsr_nafnet.engine.runs.train_runs`).
 
     Returns:
         dict: ``name -> 'finished' | 'already trained' | 'stopped at the deadline' | 'not started'``.
-
-    Raises:
-        UserError: A run failed (its exit status and where its output is).
-        KeyboardInterrupt: A run was interrupted from outside.
     """
-    status, pending, active, failed = {}, list(jobs), {}, []
-    deadline = None if budget.deadline_s is None else time.monotonic() + budget.deadline_s
-    try:
-        while pending or active:
-            past = deadline is not None and time.monotonic() >= deadline
-            while pending and len(active) < budget.concurrent and not past:
-                name, command = pending.pop(0)
-                if _run_finished(root, name, budget.iters):
-                    status[name] = 'already trained'
-                    log(f'[ladder] {name}: already trained')
-                    continue
-                log_path = osp.join(root, 'ladder_logs', f'{name}.txt')
-                log(f'[ladder] training {name}: {budget.iters} iterations on {budget.device}')
-                active[name] = _launch(command, root, budget, log_path) + (log_path, )
-            stopping = {name for name, (proc, _, _) in active.items() if past and proc.poll() is None}
-            _stop([active[name][0] for name in stopping])  # all at once: their grace periods overlap
-            for name, (proc, out, log_path) in list(active.items()):
-                code = proc.poll()
-                if name in stopping:  # whatever its exit status after the stop
-                    status[name] = 'stopped at the deadline'
-                    log(f'[ladder] {name}: stopped at the deadline ({budget.deadline_s:g} s)')
-                elif code is None:
-                    continue
-                elif code == 130 and not past:
-                    raise KeyboardInterrupt
-                elif code != 0:
-                    failed.append(f"{name} (exit status {code}; output: {log_path if out else 'above'})")
-                else:
-                    status[name] = 'finished'
-                if out:
-                    out.close()
-                del active[name]
-            if past:
-                for name, _ in pending:
-                    status[name] = 'not started'
-                pending = []
-            if active:
-                time.sleep(poll_s)
-    finally:
-        _stop([proc for proc, _, _ in active.values()], grace_s=5)
-        for _, out, _ in active.values():
-            if out:
-                out.close()
-    if failed:
-        raise UserError(f"training failed: {'; '.join(failed)}")
-    return status
+    return train_runs(jobs, root, lambda name: _run_finished(root, name, budget.iters), budget.concurrent,
+                      budget.deadline_s, budget.threads, log, poll_s, f'{budget.iters} iterations on {budget.device}',
+                      '[ladder]')
 
 
 def _run_finished(root, name, total_iter):
