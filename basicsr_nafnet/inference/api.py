@@ -11,7 +11,8 @@ on first use), an option file, ``ARCH:k=v@checkpoint`` (a file or URL), a dict, 
 import torch
 
 from ..ops.tiling import check_tiling
-from .deblur import _restore, image_to_rgb, rgb_to_image
+from .deblur import _restore
+from .photo import image_to_rgb, rgb_to_image
 from .open import open_model
 
 __all__ = ['Deblurrer']
