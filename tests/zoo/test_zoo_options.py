@@ -5,7 +5,7 @@ import pytest
 import yaml
 from basicsr.archs import build_network
 from training_utils import make_paired_folders, tiny_options, write_options
-from zoo_server import checkpoint_bytes, closed_port_url, start_server, url
+from loopback_server import checkpoint_bytes, closed_port_url, start_server, url
 
 import basicsr_nafnet.test as test_entry
 from basicsr_nafnet.data.download import CACHE_ENV

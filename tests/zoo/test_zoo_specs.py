@@ -11,7 +11,7 @@ import yaml
 from basicsr.archs import build_network
 
 from tiny_models import TINY_ARCH_CONFIGS
-from zoo_server import checkpoint_bytes, closed_port_url, start_server, url
+from loopback_server import checkpoint_bytes, closed_port_url, start_server, url
 
 from basicsr_nafnet.data.download import CACHE_ENV
 from basicsr_nafnet.inference import open_model

@@ -1,4 +1,4 @@
-"""A checkpoint server on 127.0.0.1 for the zoo tests: files by path, Range, cut transfers, a Drive-style page.
+"""A file server on 127.0.0.1 for the download and zoo tests: files by path, Range, cut transfers, a Drive page.
 
 ``server.files`` maps a path to bytes; ``server.requests`` lists (path, Range header) of every GET. ``/uc?id=ID``
 answers with a confirmation page (a form with ``id``, ``export``, ``confirm``, ``uuid``, as Drive's) whose
@@ -59,7 +59,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         start = 0
         match = re.match(r'bytes=(\d+)-$', self.headers.get('Range') or '')
-        if match:
+        if match and self.server.honour_range:
             start = int(match.group(1))
             self.send_response(206)
             self.send_header('Content-Range', f'bytes {start}-{len(payload) - 1}/{len(payload)}')
@@ -86,6 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def start_server():
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     httpd.files, httpd.requests, httpd.cut_next, httpd.chunk_delay = {}, [], False, 0.0
+    httpd.honour_range = True  # False: a server that ignores Range and always sends the whole file
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
 
