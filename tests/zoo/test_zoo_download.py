@@ -8,11 +8,10 @@ import time
 
 import pytest
 import torch
-import yaml
 from basicsr.archs import build_network
 
 from tiny_models import TINY_ARCH_CONFIGS
-from loopback_server import checkpoint_bytes, closed_port_url, start_server, url
+from loopback_server import checkpoint_bytes, closed_port_url, url
 
 from basicsr_nafnet.data.download import CACHE_ENV, DownloadError, OfflineError, download, file_lock
 from basicsr_nafnet.inference.layouts import read_official_state_dict
@@ -28,25 +27,6 @@ def tiny_net():
         for p in net.parameters():
             p.normal_(0, 0.1)
     return net.eval()
-
-
-@pytest.fixture
-def server():
-    httpd = start_server()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def user_zoo(tmp_path, monkeypatch):
-    """Writes a user zoo file and points BASICSR_NAFNET_ZOO at it."""
-    def write(entries):
-        path = tmp_path / 'zoo.yml'
-        path.write_text(yaml.safe_dump(entries))
-        monkeypatch.setenv(ZOO_ENV, str(path))
-        return str(path)
-    return write
 
 
 def loads_strictly(path, net):

@@ -2,14 +2,12 @@
 import os
 
 import pytest
-import yaml
 from basicsr.archs import build_network
 from training_utils import make_paired_folders, tiny_options, write_options
 from loopback_server import checkpoint_bytes, closed_port_url, start_server, url
 
 import basicsr_nafnet.test as test_entry
 from basicsr_nafnet.data.download import CACHE_ENV
-from basicsr_nafnet.inference.zoo import ZOO_ENV
 
 NETWORK = {'type': 'NAFNet', 'width': 8, 'enc_blk_nums': [1, 1], 'middle_blk_num': 1, 'dec_blk_nums': [1, 1]}
 
@@ -25,14 +23,11 @@ def _test_options(tmp_path, checkpoint):
 
 
 @pytest.fixture
-def zoo_env(tmp_path, monkeypatch):
-    def write(entries):
-        path = tmp_path / 'zoo.yml'
-        path.write_text(yaml.safe_dump(entries))
-        monkeypatch.setenv(ZOO_ENV, str(path))
+def zoo_env(user_zoo, tmp_path, monkeypatch):
+    """user_zoo, with a fresh cache and the test's folder as the working directory (results/ go there)."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / 'cache'))
     monkeypatch.chdir(tmp_path)
-    return write
+    return user_zoo
 
 
 def test_a_zoo_name_in_pretrain_network_g_is_downloaded_then_tested(tmp_path, zoo_env):
