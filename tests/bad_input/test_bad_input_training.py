@@ -55,6 +55,12 @@ CASES = [
     ('train-unet-residual-not-bool', 'train', ['-opt', 'ok.yml', '--force_yml', 'network_g:type=DeblurUNet',
                                                'network_g:global_residual=maybe'], 2,
      ['network_g', 'global_residual must be true or false']),
+    ('train-crop-larger-than-images', 'train', ['-opt', 'ok.yml', '--force_yml', 'datasets:train:gt_size=4096'], 2,
+     ['datasets.train.gt_size', 'patch size']),
+    ('train-optimizer-fails-on-step', 'train', ['-opt', 'ok.yml', '--force_yml', 'train:optim_g:capturable=true'], 2,
+     ['train.optim_g', 'capturable']),
+    ('train-no-reference-metric', 'train', ['-opt', 'ok.yml', '--force_yml', 'val:metrics:psnr:type=calculate_niqe'],
+     2, ['val.metrics.psnr.type', 'no-reference']),
     # basicsr_nafnet/test.py
     ('test-missing-option-file', 'test', ['-opt', 'nope.yml'], 2, ['nope.yml', 'not found']),
     ('test-text-checkpoint', 'test', ['-opt', 'ok_test.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 2,

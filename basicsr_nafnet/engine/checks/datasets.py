@@ -74,8 +74,8 @@ def _check_normalization(problems, dataset, where):
         if (not isinstance(value, list) or len(value) != 3
                 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value)
                 or (key == 'std' and 0 in value)):
-            problems.add(f'{where}.{key}', f'expected three numbers (one per channel{", none 0" if key == "std" else ""}),'
-                         f' got {value!r}')
+            zero = ', none 0' if key == 'std' else ''
+            problems.add(f'{where}.{key}', f'expected three numbers (one per channel{zero}), got {value!r}')
 
 
 def build_dataset(problems, phase, dataset, opt, is_train):
