@@ -8,6 +8,7 @@ import cv2
 
 from ...errors import UserError
 from ...fileio import check_component
+from ...models.rules import MODEL_TYPE
 from .values import check_bool, check_int, check_number, registered
 
 __all__ = ['IO_BACKENDS', 'check_dataset', 'build_dataset']
@@ -31,7 +32,11 @@ def check_dataset(problems, phase, dataset, is_train, opt):
             check_component(dataset['name'], f'{where}.name')
         except UserError as err:
             problems.append(str(err))
-    registered(problems, DATASET_REGISTRY, dataset.get('type'), f'{where}.type', 'dataset')
+    if (registered(problems, DATASET_REGISTRY, dataset.get('type'), f'{where}.type', 'dataset')
+            and opt.get('model_type') == MODEL_TYPE and dataset['type'] != 'PairedImageDataset'
+            and DATASET_REGISTRY.get(dataset['type']).__module__.startswith('basicsr.')):
+        problems.add(f'{where}.type', f"{MODEL_TYPE} learns and measures on blur-sharp pairs: PairedImageDataset, "
+                     f"got {dataset['type']}")
     backend = dataset.get('io_backend')
     if not isinstance(backend, dict) or backend.get('type') not in IO_BACKENDS:
         problems.add(f'{where}.io_backend', f"expected a mapping with type one of {', '.join(IO_BACKENDS)}, "

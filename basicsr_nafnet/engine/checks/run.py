@@ -15,9 +15,10 @@ def check_top_level(problems, opt):
         check_component(opt.get('name'), 'name')
     except UserError as err:
         problems.append(str(err))
-    registered(problems, MODEL_REGISTRY, opt.get('model_type'), 'model_type', 'model')
+    if registered(problems, MODEL_REGISTRY, opt.get('model_type'), 'model_type', 'model'):
+        _check_paired_model(problems, MODEL_REGISTRY.get(opt['model_type']), opt['model_type'])
     check_int(problems, opt, 'scale', 'scale', low=1)
-    check_int(problems, opt, 'manual_seed', 'manual_seed', low=0)
+    check_int(problems, opt, 'manual_seed', 'manual_seed', low=0, high=2 ** 32 - 1)  # numpy's seed range
     num_gpu = opt.get('num_gpu', 'auto')
     if num_gpu != 'auto':
         check_int(problems, opt, 'num_gpu', 'num_gpu', low=0)
@@ -29,6 +30,17 @@ def check_top_level(problems, opt):
     dist_params = section(problems, opt, 'dist_params', 'dist_params') or {}
     if dist_params.get('backend') not in (None, 'nccl', 'gloo'):
         problems.add('dist_params.backend', f"expected nccl or gloo, got {dist_params['backend']!r}")
+
+
+def _check_paired_model(problems, cls, name):
+    """BasicSR's own models: the image ones (SRModel and its kind) read pairs; the video ones need frame sequences."""
+    if not cls.__module__.startswith('basicsr.'):
+        return  # ours, or another plugin's
+    from basicsr.models.sr_model import SRModel
+    from basicsr.models.video_base_model import VideoBaseModel
+    if not issubclass(cls, SRModel) or issubclass(cls, VideoBaseModel):
+        problems.add('model_type', f'{name} is a BasicSR model for other data than image pairs; '
+                     'use ImageRestorationModel')
 
 
 def _check_wandb(problems, logger):

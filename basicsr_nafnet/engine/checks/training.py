@@ -10,6 +10,8 @@ from .values import check_bool, check_int, check_number, registered, section, tr
 
 __all__ = ['check_train']
 
+MAX_ITERATIONS = 10 ** 9  # far beyond any schedule; larger values overflow C ints in the loggers and samplers
+
 
 def check_train(problems, opt):
     from basicsr.utils.registry import LOSS_REGISTRY
@@ -17,7 +19,11 @@ def check_train(problems, opt):
     train = section(problems, opt, 'train', 'train', required=True)
     if train is None:
         return
-    check_int(problems, train, 'total_iter', 'train.total_iter', low=1, required=True)
+    check_int(problems, train, 'total_iter', 'train.total_iter', low=1, high=MAX_ITERATIONS, required=True)
+    logger = opt.get('logger') if isinstance(opt.get('logger'), dict) else {}
+    for key in ('print_freq', 'save_checkpoint_freq'):  # training reads both at every iteration
+        if key in logger and logger[key] is None:
+            problems.add(f'logger.{key}', 'expected an integer, got None')
     check_int(problems, train, 'warmup_iter', 'train.warmup_iter', low=-1)
     check_number(problems, train, 'ema_decay', 'train.ema_decay', low=0, high=0.999999999)
     if opt.get('model_type') != rules.MODEL_TYPE:
@@ -43,6 +49,7 @@ def check_train(problems, opt):
         if not isinstance(loss, dict):
             problems.add(f'train.{key}', f'expected a mapping with a type, got {loss!r}')
         elif registered(problems, LOSS_REGISTRY, loss.get('type'), f'train.{key}.type', 'loss') and key == 'pixel_opt':
+            check_number(problems, loss, 'loss_weight', f'train.{key}.loss_weight', low=0)
             try_build(problems, f'train.{key}', lambda: LOSS_REGISTRY.get(loss['type'])(
                 **{k: v for k, v in loss.items() if k != 'type'}))
 
