@@ -61,6 +61,12 @@ CASES = [
      ['train.optim_g', 'capturable']),
     ('train-no-reference-metric', 'train', ['-opt', 'ok.yml', '--force_yml', 'val:metrics:psnr:type=calculate_niqe'],
      2, ['val.metrics.psnr.type', 'no-reference']),
+    ('train-unknown-path-key', 'train', ['-opt', 'ok.yml', '--force_yml', 'path:models={outside}/made'], 2,
+     ['path.models', 'unknown key']),
+    ('train-network-channels-not-the-data', 'train', ['-opt', 'ok.yml', '--force_yml', 'network_g:img_channel=1'], 2,
+     ['network_g.img_channel', '3 channels']),
+    ('train-name-too-long', 'train', ['-opt', 'ok.yml', '--force_yml', 'name=' + 'x' * 300], 2,
+     ['name', 'at most 200 bytes']),
     # basicsr_nafnet/test.py
     ('test-missing-option-file', 'test', ['-opt', 'nope.yml'], 2, ['nope.yml', 'not found']),
     ('test-text-checkpoint', 'test', ['-opt', 'ok_test.yml', '--force_yml', 'path:pretrain_network_g=text.pth'], 2,
