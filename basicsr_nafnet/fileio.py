@@ -59,6 +59,10 @@ def atomic_write(path, data):
     return path
 
 
+# file systems allow 255 bytes a name; run folders add suffixes (_archived_<time>, .log) to the name
+MAX_NAME_BYTES = 200
+
+
 def check_component(value, key):
     """A name that becomes one file or folder name inside an output (a run name, a suffix, an image key).
 
@@ -66,7 +70,10 @@ def check_component(value, key):
         UserError: Not a non-empty string, or it holds a path separator, is '.' or '..', or holds a NUL.
     """
     if not isinstance(value, str) or not value.strip():
-        raise UserError(f'{key}: expected a non-empty name, got {value!r}')
+        raise UserError(f'{key}: expected a non-empty name, got {value!r:.80}')
+    if len(value.encode('utf-8', 'surrogateescape')) > MAX_NAME_BYTES:
+        raise UserError(f'{key}: {value[:40]!r}... is {len(value)} characters long; a file or folder name holds at '
+                        f'most {MAX_NAME_BYTES} bytes')
     if '/' in value or '\\' in value or os.sep in value or '\0' in value or value in ('.', '..'):
         raise UserError(f"{key}: {value!r} must be a single file or folder name (no '/', '\\', '.' or '..'), "
                         'so that everything it names stays inside the output')

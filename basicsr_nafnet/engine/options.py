@@ -44,7 +44,9 @@ def load_options(path):
         raise OptionsError(f'option file {path}: is a folder, not a YAML file')
     try:
         with open(path, encoding='utf-8') as f:
-            opt = yaml.load(f, Loader=OptionLoader)
+            text = f.read()
+        _check_aliases(yaml.compose(text, Loader=OptionLoader), path)  # before building: a bomb stays a small graph
+        opt = yaml.load(text, Loader=OptionLoader)
     except FileNotFoundError:
         raise OptionsError(f'option file not found: {path}') from None
     except UnicodeDecodeError:
@@ -61,6 +63,37 @@ def load_options(path):
     if not isinstance(opt, dict):
         raise OptionsError(f'{path}: expected a mapping of options at the top level, got {type(opt).__name__}')
     return opt
+
+
+# values an option file may expand to through aliases (``*name``); the largest shipped file holds a few hundred
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _check_aliases(root, path):
+    """Refuse aliases that refer to themselves or expand past :data:`MAX_EXPANDED_VALUES` (a "billion laughs")."""
+    sizes, open_nodes = {}, set()
+
+    def size(node):
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_nodes:
+            raise OptionsError(f'{path} (line {node.start_mark.line + 1}): an alias refers to the value that holds it')
+        open_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            total = 1
+        open_nodes.discard(id(node))
+        if total > MAX_EXPANDED_VALUES:
+            raise OptionsError(f'{path}: aliases expand to more than {MAX_EXPANDED_VALUES} values; '
+                               'write the options out instead')
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root)
 
 
 # keys upstream BasicSR renamed since the official NAFNet fork: old -> new

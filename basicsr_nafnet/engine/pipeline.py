@@ -95,6 +95,8 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
         for key in ('dataroot_gt', 'dataroot_lq'):
             if isinstance(dataset.get(key), str):
                 dataset[key] = osp.expanduser(dataset[key])
+    if opt.get('path') is None:  # an empty section: nothing pretrained, no resume state
+        opt['path'] = {}
     for key, val in (opt['path'] if isinstance(opt['path'], dict) else {}).items():
         if isinstance(val, str) and ('resume_state' in key or 'pretrain_network' in key):
             opt['path'][key] = osp.expanduser(val)

@@ -287,6 +287,11 @@ def write_report(target):
         f'- tracebacks: {tracebacks}',
         f'- files created, changed, renamed or removed (anywhere under the test root): {touched}',
         '',
+        'Seeded mutations of whole option files through `train.py` and `test.py` (keys deleted, renamed or moved, '
+        'wrong types, huge/NaN numbers, damaged YAML, alias bombs, other names and arguments): '
+        '[reliability-fuzz.md](reliability-fuzz.md); 100 of them run in every test run '
+        '(tests/bad_input/test_option_fuzz.py).',
+        '',
         *rows,
         '',
     ]

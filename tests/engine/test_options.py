@@ -166,3 +166,20 @@ def test_single_gpu_recipe_states_its_scaling_rule():
     assert one['train']['total_iter'] * batch == official['train']['total_iter'] * official_batch
     assert one['train']['scheduler']['T_max'] == one['train']['total_iter']
     assert one['train']['optim_g'] == official['train']['optim_g']
+
+
+def test_aliases_that_refer_to_themselves_or_explode_are_refused(tmp_path):
+    from basicsr_nafnet.engine.options import MAX_EXPANDED_VALUES, OptionsError
+
+    loop = tmp_path / 'loop.yml'
+    loop.write_text('name: x\nloop: &a [1, *a]\n')
+    with pytest.raises(OptionsError, match='loop.yml .line 2.: an alias refers to the value that holds it'):
+        load_options(str(loop))
+    bomb = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]']
+    bomb += [f'{c}: &{c} [{", ".join(["*" + p] * 10)}]' for p, c in zip('abcd', 'bcde')]
+    (tmp_path / 'bomb.yml').write_text('\n'.join(bomb) + '\n')  # 10^5 ones and the lists holding them
+    with pytest.raises(OptionsError, match=f'more than {MAX_EXPANDED_VALUES} values'):
+        load_options(str(tmp_path / 'bomb.yml'))
+    shared = ['base: &base {lr: 1.0e-3}', 'one: *base', 'two: *base']  # an alias used as intended still loads
+    (tmp_path / 'shared.yml').write_text('\n'.join(shared) + '\n')
+    assert load_options(str(tmp_path / 'shared.yml'))['two'] == {'lr': 1e-3}

@@ -7,6 +7,9 @@ from .values import Problems, check_bool, registered
 
 __all__ = ['build_meta_network', 'check_checkpoint_fits', 'check_network', 'check_pretrained']
 
+# the path entries BasicSR reads (the run folders are added by the pipeline after the checks)
+PATH_KEY_PREFIXES = ('pretrain_network_', 'strict_load_', 'param_key_', 'resume_state')
+
 
 def build_meta_network(network_opt, key='network_g'):
     """Build ``network_opt`` (``{'type': ..., **kwargs}``) on the meta device: shapes without memory.
@@ -51,10 +54,28 @@ def check_checkpoint_fits(net, path, key, strict=True):
 def check_network(problems, opt):
     """The meta-device ``network_g``, or None with the problem recorded."""
     try:
-        return build_meta_network(opt.get('network_g'))
+        net = build_meta_network(opt.get('network_g'))
     except UserError as err:
         problems.append(str(err))
         return None
+    _check_image_channels(problems, opt)
+    return net
+
+
+def _check_image_channels(problems, opt):
+    """BasicSR's datasets give 3 channels (1 with ``color: y``); a network built for others fails on the first batch."""
+    datasets = opt.get('datasets') if isinstance(opt.get('datasets'), dict) else {}
+    colors = {d.get('color') for d in datasets.values() if isinstance(d, dict)}
+    channels = 1 if colors == {'y'} else 3 if colors <= {None} else None
+    if channels is None:
+        problems.add('datasets', f"every dataset gives the network the same channels: color y on all or none, got "
+                     f"{sorted(map(str, colors))}")
+        return
+    for key in ('img_channel', 'num_in_ch', 'num_out_ch'):
+        value = opt['network_g'].get(key, 3)
+        if value != channels:
+            problems.add(f'network_g.{key}', f'the data has {channels} channels (datasets.*.color: '
+                         f"{'y' if channels == 1 else 'unset'}), the network {value}")
 
 
 def check_pretrained(problems, opt, net, is_train, files):
@@ -63,6 +84,14 @@ def check_pretrained(problems, opt, net, is_train, files):
     if not isinstance(paths, dict):
         problems.add('path', f'expected a mapping, got {paths!r}')
         return
+    for key, value in paths.items():
+        if not isinstance(key, str) or not key.startswith(PATH_KEY_PREFIXES):
+            # BasicSR makes a folder for every other path entry, wherever it points
+            problems.add(f'path.{key}', f"unknown key (known: {', '.join(p + '*' for p in PATH_KEY_PREFIXES)}); "
+                         'BasicSR would create a folder for it')
+    resume = paths.get('resume_state')
+    if resume is not None and not isinstance(resume, str):
+        problems.add('path.resume_state', f'expected a training state file path, got {resume!r:.80}')
     check_bool(problems, paths, 'strict_load_g', 'path.strict_load_g')
     pretrained = paths.get('pretrain_network_g')
     if pretrained is not None and not isinstance(pretrained, str):

@@ -19,16 +19,20 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
 
 
-def check_int(problems, node, key, path, low=None, required=False):
+def check_int(problems, node, key, path, low=None, high=None, required=False, exact=False):
+    """``node[key]`` an integer within [low, high]; ``exact``: a float such as ``4.0`` is refused too (for values
+    BasicSR passes on without ``int()``, to ``range`` or slicing)."""
     if key not in node or node[key] is None:
         if required:
             problems.add(path, 'missing (an integer)')
         return
     value = node[key]
-    if not _is_int(value):
+    if not _is_int(value) or (exact and not isinstance(value, numbers.Integral)):
         problems.add(path, f'expected an integer, got {value!r}')
     elif low is not None and value < low:
         problems.add(path, f'must be at least {low}, got {value!r}')
+    elif high is not None and value > high:
+        problems.add(path, f'must be at most {high}, got {value!r}')
 
 
 def check_number(problems, node, key, path, low=None, high=None, required=False):
