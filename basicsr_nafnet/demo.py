@@ -15,7 +15,7 @@ import sys
 from .cli import ArgumentParser, check_output_dir, command, positive_int
 from .errors import UserError
 from .fileio import atomic_write
-from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
+from .engine.experiment import checkpoint_path, experiment_paths, run_finished
 from .engine.options import load_options, project_option_file
 from .ladder import LADDER
 
@@ -62,12 +62,6 @@ def ensure_demo_data(data_dir, log=print):
     return data_dir
 
 
-def _finished(opt, root):
-    states = experiment_paths(opt['name'], root)['training_states']
-    done = osp.isfile(osp.join(states, f"{opt['train']['total_iter']}{STATE_SUFFIX}"))
-    return done and osp.isfile(checkpoint_path(opt['name'], root))
-
-
 def train_demo(option_file, root, iters=None, log=print, val_freq=None):
     """Train one demo model through ``python -m basicsr_nafnet.train`` (a fresh process, resumable).
 
@@ -91,7 +85,7 @@ def train_demo(option_file, root, iters=None, log=print, val_freq=None):
                      f"val:val_freq={opt['val']['val_freq']}", f'logger:save_checkpoint_freq={iters}',
                      f'logger:print_freq={max(1, iters // 10)}']
     checkpoint = checkpoint_path(opt['name'], root)
-    if _finished(opt, root):
+    if run_finished(opt['name'], root, opt['train']['total_iter']):
         log(f"[demo] {opt['name']}: already trained ({checkpoint})")
         return opt, checkpoint
     log(f"[demo] training {opt['name']}: {opt['train']['total_iter']} iterations on the CPU")

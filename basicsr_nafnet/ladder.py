@@ -26,7 +26,7 @@ import time
 
 from .cli import ArgumentParser, check_output_dir, command
 from .errors import UserError
-from .engine.experiment import STATE_SUFFIX, checkpoint_path, experiment_paths
+from .engine.experiment import experiment_paths, run_finished
 from .engine.runs import common_iteration, saved_iterations, train_runs
 from .fileio import atomic_write
 
@@ -154,14 +154,9 @@ def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
     Returns:
         dict: ``name -> 'finished' | 'already trained' | 'stopped at the deadline' | 'not started'``.
     """
-    return train_runs(jobs, root, lambda name: _run_finished(root, name, budget.iters), budget.concurrent,
+    return train_runs(jobs, root, lambda name: run_finished(name, root, budget.iters), budget.concurrent,
                       budget.deadline_s, budget.threads, log, poll_s, f'{budget.iters} iterations on {budget.device}',
                       '[ladder]')
-
-
-def _run_finished(root, name, total_iter):
-    states = experiment_paths(name, root)['training_states']
-    return osp.isfile(osp.join(states, f'{total_iter}{STATE_SUFFIX}')) and osp.isfile(checkpoint_path(name, root))
 
 
 def _spec(opt, checkpoint):

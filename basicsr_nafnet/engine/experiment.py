@@ -7,18 +7,22 @@ module that needs one of these paths asks here.
 import os
 import os.path as osp
 
-__all__ = ['LATEST', 'STATE_SUFFIX', 'checkpoint_path', 'experiment_paths', 'latest_state', 'results_paths',
-           'run_name_of_checkpoint']
+__all__ = ['LATEST', 'STATE_SUFFIX', 'checkpoint_path', 'experiment_paths', 'run_paths', 'run_finished',
+           'latest_state', 'results_paths', 'run_name_of_checkpoint']
 
 LATEST = 'latest'  # BasicSR's label for the last saved weights: net_g_latest.pth
 STATE_SUFFIX = '.state'
 
 
-def experiment_paths(name, root='.'):
-    """The ``opt['path']`` entries of a training run called ``name`` under ``root``."""
-    run = osp.join(root, 'experiments', name)
+def run_paths(run):
+    """The ``opt['path']`` entries of the training run whose folder is ``run`` (``<root>/experiments/<name>``)."""
     return dict(experiments_root=run, models=osp.join(run, 'models'), log=run,
                 training_states=osp.join(run, 'training_states'), visualization=osp.join(run, 'visualization'))
+
+
+def experiment_paths(name, root='.'):
+    """The ``opt['path']`` entries of a training run called ``name`` under ``root``."""
+    return run_paths(osp.join(root, 'experiments', name))
 
 
 def results_paths(name, root='.'):
@@ -30,6 +34,12 @@ def results_paths(name, root='.'):
 def checkpoint_path(name, root='.', label=LATEST, net_label='net_g'):
     """Where training run ``name`` saves ``net_label`` weights at ``label`` (an iteration or 'latest')."""
     return osp.join(experiment_paths(name, root)['models'], f'{net_label}_{label}.pth')
+
+
+def run_finished(name, root, total_iter):
+    """True when run ``name`` under ``root`` saved its training state at ``total_iter`` and its latest weights."""
+    states = experiment_paths(name, root)['training_states']
+    return osp.isfile(osp.join(states, f'{total_iter}{STATE_SUFFIX}')) and osp.isfile(checkpoint_path(name, root))
 
 
 def latest_state(states_dir):

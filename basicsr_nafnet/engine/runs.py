@@ -11,21 +11,24 @@ import subprocess
 import time
 
 from ..errors import UserError
+from .experiment import LATEST, STATE_SUFFIX, run_paths
 
 __all__ = ['saved_iterations', 'common_iteration', 'train_runs']
 
 
 def saved_iterations(run_dir, total_iter=None):
     """Iterations of the run's saved checkpoints (``net_g_<iter>.pth``; a finished run's ``net_g_latest.pth``)."""
-    models = osp.join(run_dir, 'models')  # experiment_paths(...)['models'] of the run
+    paths = run_paths(run_dir)
+    models = paths['models']
     found = {}
     for name in (os.listdir(models) if osp.isdir(models) else ()):
         match = re.fullmatch(r'net_g_(\d+)\.pth', name)
         if match:
             found[int(match.group(1))] = osp.join(models, name)
-    finished = total_iter is not None and osp.isfile(osp.join(run_dir, 'training_states', f'{total_iter}.state'))
-    if finished and osp.isfile(osp.join(models, 'net_g_latest.pth')):
-        found.setdefault(total_iter, osp.join(models, 'net_g_latest.pth'))
+    latest = osp.join(models, f'net_g_{LATEST}.pth')
+    finished = total_iter is not None and osp.isfile(osp.join(paths['training_states'], f'{total_iter}{STATE_SUFFIX}'))
+    if finished and osp.isfile(latest):
+        found.setdefault(total_iter, latest)
     return found
 
 
