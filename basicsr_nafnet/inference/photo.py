@@ -106,8 +106,6 @@ def read_photo(path):
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if img is None:
         raise UserError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
-    if img.dtype not in (np.uint8, np.uint16):
-        raise UserError(f'{path}: {img.dtype} pixels; 8-bit and 16-bit images are supported')
     return image_to_rgb(_apply_orientation(img, _exif_orientation(path)), path)
 
 
