@@ -2,7 +2,7 @@
 
 Floors, bottom up, as ``../shared/DESIGN.md`` maps them:
 
-0. ground: ``version``, ``compat``, ``errors``, ``fileio`` (the one atomic writer), ``registry`` (registration
+0. ground: ``version``, ``compat``, ``errors``, ``fileio`` (the one atomic writer), ``locks`` (one owner per output), ``registry`` (registration
    helpers), ``cli`` (argparse with one-line errors; the map puts it on top, but the engine's ``train.py``/``test.py``
    parsers need it and it needs only the ground, so it lives here)
 1. the registered pieces ``archs``, ``losses``, ``metrics``; ``visualize`` (draws arrays it is given); ``ops`` (pure
@@ -25,7 +25,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, 'basicsr_nafnet')
 FLOORS = {
-    'version': 0, 'compat': 0, 'errors': 0, 'fileio': 0, 'registry': 0, 'cli': 0,
+    'version': 0, 'compat': 0, 'errors': 0, 'fileio': 0, 'locks': 0, 'registry': 0, 'cli': 0,
     'archs': 1, 'losses': 1, 'metrics': 1, 'visualize': 1, 'ops': 1,
     'models': 2,
     'data': 3,

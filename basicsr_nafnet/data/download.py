@@ -3,12 +3,11 @@
 The file is streamed to ``<dest>.partial``; after an interruption the next call asks the server for
 the rest with an HTTP ``Range`` request (and starts over if the server ignores it). The size and
 SHA-256 are checked, when known, before the file is renamed into place, so ``dest`` only ever holds
-a complete, verified download. ``<dest>.lock`` (``fcntl.flock``) keeps two processes from writing the
-same file; with ``record_sha256`` the SHA-256 is kept in ``<dest>.sha256`` and a later change is refused.
+a complete, verified download. ``<dest>.lock`` (:mod:`basicsr_nafnet.locks`) keeps two processes from writing
+the same file; with ``record_sha256`` the SHA-256 is kept in ``<dest>.sha256`` and a later change is refused.
 A server that cannot be reached fails at once with :class:`OfflineError` (a short connect timeout, no retries).
 Weights are cached in :func:`cache_dir` (torch hub's convention, or ``$BASICSR_NAFNET_CACHE``).
 """
-import contextlib
 import hashlib
 import http.client
 import http.cookiejar
@@ -22,12 +21,8 @@ import urllib.request
 from tqdm import tqdm
 
 from ..fileio import atomic_write
+from ..locks import output_lock
 from .gdrive import confirm_url
-
-try:
-    import fcntl
-except ImportError:  # not on Windows: downloads there go unlocked
-    fcntl = None
 
 __all__ = ['download', 'DownloadError', 'OfflineError', 'sha256_of', 'cache_dir', 'CACHE_ENV', 'file_lock',
            'recorded_sha256_path', 'verify_recorded_sha256']
@@ -69,27 +64,11 @@ def cache_dir():
     return os.path.join(torch.hub.get_dir(), 'checkpoints')
 
 
-@contextlib.contextmanager
 def file_lock(path, progress=True):
-    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if absent; left in place, as removing it would race).
-
-    A second process asking for the same lock waits until the first releases it (on exit or when it dies).
-    """
-    if fcntl is None:
-        yield
-        return
+    """Wait for, then hold, the lock file ``path`` (:func:`basicsr_nafnet.locks.output_lock`; removed on release)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'a') as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress:
-                print(f'waiting for another process that holds {path}', file=sys.stderr)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    say = (lambda line: print(line, file=sys.stderr)) if progress else None
+    return output_lock(path, path[:-len('.lock')] if path.endswith('.lock') else path, wait=True, announce=say)
 
 
 def recorded_sha256_path(dest):

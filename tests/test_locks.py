@@ -1,0 +1,77 @@
+"""The output lock: one owner at a time, refused in one line, a dead owner's lock taken over, no file left."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from basicsr_nafnet.errors import UserError
+from basicsr_nafnet.locks import OutputBusy, lock_owner, output_lock
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='fcntl locks')
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from basicsr_nafnet.locks import output_lock
+    with output_lock(sys.argv[1], 'out'):
+        print('locked', flush=True)
+        time.sleep(60)
+""")
+
+
+def _holder(path):
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, '-c', HOLD, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == 'locked'
+    return proc
+
+
+def test_lock_records_owner_and_is_removed_on_release(tmp_path):
+    path = tmp_path / 'x.lock'
+    with output_lock(path, 'out') as stale:
+        assert stale is None
+        owner = lock_owner(path)
+        assert owner['pid'] == str(os.getpid())
+    assert not path.exists()
+
+
+def test_second_owner_refused_in_one_line_naming_the_first(tmp_path):
+    path = tmp_path / 'x.lock'
+    proc = _holder(path)
+    try:
+        with pytest.raises(OutputBusy) as err:
+            with output_lock(path, 'my-output'):
+                pass
+        message = str(err.value)
+        assert isinstance(err.value, UserError)
+        assert '\n' not in message and 'my-output' in message and f'process {proc.pid}' in message
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lock_of_a_killed_owner_is_taken_over(tmp_path):
+    path = tmp_path / 'x.lock'
+    proc = _holder(path)
+    proc.kill()  # SIGKILL: no clean-up ran, the file stays with the dead owner's pid
+    proc.wait()
+    assert lock_owner(path)['pid'] == str(proc.pid)
+    said = []
+    with output_lock(path, 'out', announce=said.append) as stale:
+        assert stale['pid'] == str(proc.pid)
+        assert lock_owner(path)['pid'] == str(os.getpid())
+    assert len(said) == 1 and 'ended without releasing' in said[0]
+    assert not path.exists()
+
+
+def test_waiting_owner_gets_the_lock_after_the_first_ends(tmp_path):
+    path = tmp_path / 'x.lock'
+    proc = _holder(path)
+    said = []
+    import threading
+    threading.Timer(0.5, proc.kill).start()
+    with output_lock(path, 'out', wait=True, announce=said.append):
+        assert lock_owner(path)['pid'] == str(os.getpid())
+    proc.wait()
+    assert said and 'waiting for' in said[0]
