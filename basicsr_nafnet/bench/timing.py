@@ -11,14 +11,13 @@ the most bytes PyTorch's CPU allocator held at once during the call on top of wh
 (weights, input). Buffers oneDNN or MKL allocate internally are not included.
 """
 import os
-import platform
 import statistics
 import time
 
 import torch
-from tqdm import tqdm
 
 from ..inference import synchronize
+from ..inference.timing import machine_description, time_interleaved
 
 __all__ = [
     'PEAK_MEMORY_METHOD', 'machine_description', 'matmul_gflops', 'peak_memory', 'time_interleaved',
@@ -30,24 +29,6 @@ PEAK_MEMORY_METHOD = {
            'on top of what was held before (oneDNN/MKL internal buffers not included)',
     'cuda': 'torch.cuda.max_memory_allocated during the call minus memory_allocated before it',
 }
-
-
-def machine_description(device):
-    """A one-line description of the CPU (lscpu model name) or GPU, with thread count and torch version."""
-    if device.type == 'cuda':
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = platform.processor() or 'unknown CPU'
-        try:
-            with open('/proc/cpuinfo') as f:
-                for line in f:
-                    if line.startswith('model name'):
-                        name = line.split(':', 1)[1].strip()
-                        break
-        except OSError:
-            pass
-        name += f', {torch.backends.cpu.get_cpu_capability()}'
-    return f'{name}; torch {torch.__version__}; {torch.get_num_threads()} threads'
 
 
 def matmul_gflops(device, dtype, n=2048, runs=3, budget_s=2.0):
@@ -112,33 +93,6 @@ def peak_memory(fn, device):
         return _cpu_peak_from_profiler(prof)
     except (AttributeError, ImportError, RuntimeError):  # private profiler API moved: report no number
         return None
-
-
-def time_interleaved(fns, runs, device, desc='timing', warmup=True):
-    """Median seconds per call of each zero-argument function; calls interleaved after a warm-up each.
-
-    Args:
-        fns (dict[str, callable]): Functions to time.
-        runs (int): Timed calls per function (after one warm-up call).
-        device (torch.device): Synchronised around every call on CUDA.
-        desc (str): Progress-bar label.
-        warmup (bool): Make the warm-up calls; False when the caller has just called each function.
-
-    Returns:
-        dict[str, float]: Median seconds per function.
-    """
-    if warmup:
-        for fn in fns.values():
-            fn()
-    times = {name: [] for name in fns}
-    for _ in tqdm(range(runs), desc=desc, leave=False):
-        for name, fn in fns.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _timed_first_calls(fns, device):

@@ -27,6 +27,8 @@ COMMANDS = {
     'benchmark-data': ('basicsr_nafnet.commands.benchmark_data', 'speed of the data conversion and of LMDB reads'),
     'benchmark-layernorm': ('basicsr_nafnet.commands.benchmark_layernorm',
                             "memory and time of our LayerNorm2d against a plain one"),
+    'benchmark-runtime': ('basicsr_nafnet.commands.benchmark_runtime',
+                          'the fastest exact runtime for a model here, and what --runtime auto picks'),
 }
 
 

@@ -18,6 +18,8 @@ from ..cli import (EXIT_FAILED, ArgumentParser, add_threads_argument, apply_thre
                    parse_device, positive_int)
 from ..inference import RUNTIME_CHOICES, open_model
 from ..inference.deblur import deblur_files, plan_outputs
+from ..inference.photo import photo_size
+from ..inference.runtime_choice import Workload
 
 
 def build_parser(prog='deblur.py'):
@@ -43,10 +45,10 @@ def build_parser(prog='deblur.py'):
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the network (minutes of compiling first; pays off on many same-sized images, '
                    'see docs/speed.md)')
-    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default=None,
-                   help='torch (default for PyTorch specs), or onnxruntime / openvino: the model is exported to ONNX '
-                   'once (cached beside the checkpoint) and runs there, on the CPU; .onnx specs run on onnxruntime '
-                   'unless openvino is given')
+    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default='auto',
+                   help='auto (default): the fastest exact runtime for this machine, model and image size, measured '
+                   'once and remembered (docs/speed.md); torch: PyTorch; onnxruntime / openvino: the model is '
+                   'exported to ONNX once (cached beside the checkpoint) and runs there, on the CPU')
     add_threads_argument(p)
     p.add_argument('--ext', default='png', help="output format: png (default), tif, jpg, ... or 'same' as the input")
     p.add_argument('--suffix', default='', help='appended to output names, e.g. _deblurred')
@@ -60,8 +62,9 @@ def main(argv=None, prog='deblur.py'):
     device = parse_device(args.device)
     plan = plan_outputs(args.input, args.output, args.ext, args.suffix)
     apply_threads(args.threads)
+    workload = Workload.of_images(filter(None, (photo_size(path) for path, _ in plan)), args.tile)
     model = open_model(args.model, device, args.runtime, args.precision or 'fp32', args.compile,
-                       needs_weights='deblurring', log=lambda msg: print(msg, file=sys.stderr))
+                       needs_weights='deblurring', log=lambda msg: print(msg, file=sys.stderr), workload=workload)
     runner = model.runner
     print(f"model: {model.name}; weights: {model.checkpoint or 'random (untrained)'}; "
           f"runs on: {model.runtime or 'PyTorch'} ({device})", file=sys.stderr)

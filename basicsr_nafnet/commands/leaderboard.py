@@ -49,10 +49,10 @@ def build_parser(prog='leaderboard.py'):
                    help='fp32 (default: fused, channels_last, exact) or low-precision weights (see docs/speed.md)')
     p.add_argument('--compile', action='store_true',
                    help='torch.compile each network (minutes of compiling first; see docs/speed.md)')
-    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default=None,
-                   help='torch (default for PyTorch specs), or onnxruntime / openvino: PyTorch specs are exported to '
-                   'ONNX once (cached beside the checkpoint) and run there, on the CPU; .onnx specs run on '
-                   'onnxruntime unless openvino is given (see docs/speed.md, "Deployment")')
+    p.add_argument('--runtime', choices=RUNTIME_CHOICES, default='auto',
+                   help='auto (default): per model, the fastest exact runtime for this machine at the test set\'s '
+                   'size, measured once and remembered; torch: PyTorch; onnxruntime / openvino: PyTorch specs are '
+                   'exported to ONNX once (cached beside the checkpoint) and run there, on the CPU (docs/speed.md)')
     add_threads_argument(p)
     return p
 

@@ -17,6 +17,7 @@ from torch import nn
 from ..fileio import atomic_write
 from ..inference import open_model, parse_model_spec
 from ..inference.open import check_runtime
+from ..inference.runtime_choice import AUTO, Workload
 from ..inference.runtimes import onnx_parameter_count
 from ..ops.tiling import check_tiling
 
@@ -152,7 +153,8 @@ def run_leaderboard(data,
             time; the runtime column is a median, so it does not).
         runtime (str | None): 'onnxruntime' or 'openvino': run every PyTorch spec there, exported once and
             cached beside its checkpoint (see :func:`~basicsr_nafnet.inference.open_model`);
-            ``.onnx`` specs run on ONNX Runtime unless this says 'openvino'. None or 'torch': PyTorch.
+            ``.onnx`` specs run on ONNX Runtime unless this says 'openvino'. None or 'torch': PyTorch. 'auto':
+            per model, the fastest exact one measured on this machine at the test set's size (PyTorch off the CPU).
 
     Returns:
         dict: ``rows`` (list of dicts), ``per_image`` (list of dicts), ``markdown`` (str), ``paths``
@@ -165,7 +167,11 @@ def run_leaderboard(data,
     # the CPU and go to ``device`` one at a time
     specs = [parse_model_spec(m) for m in models]
     check_runtime(specs, runtime, precision, compile)
-    opened = [open_model(spec, 'cpu', runtime, precision, compile, log=log) for spec in specs]
+    frame_hw = testset.read(testset.keys[0])[0].shape[:2] if specs and testset.keys else (0, 0)
+    if runtime == AUTO and device.type != 'cpu':
+        runtime = None  # the runtimes run on the CPU
+    workload = Workload.of_images([frame_hw] * len(testset.keys), tile) if testset.keys else None
+    opened = [open_model(spec, 'cpu', runtime, precision, compile, log=log, workload=workload) for spec in specs]
     cache_dir = os.path.join(out_dir, 'cache') if out_dir else None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
@@ -180,7 +186,6 @@ def run_leaderboard(data,
 
     rows, per_image = [], []
     dataset_label = testset_label(testset)
-    frame_hw = testset.read(testset.keys[0])[0].shape[:2] if opened and testset.keys else (0, 0)
 
     def add_row(name, variant_label, records, **extra):
         row = dict(name=name, variant=variant_label, **summarize(records), dataset=dataset_label)

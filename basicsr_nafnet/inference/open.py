@@ -4,7 +4,8 @@ cache and chooses the runtime, once; the runner it gives runs float32 N x C x H 
 The runtime rule lives here (:func:`runtime_for`): a PyTorch spec runs in PyTorch on the execution paths of
 :func:`~basicsr_nafnet.inference.prepare_for_inference` unless ``runtime`` names ONNX Runtime or OpenVINO (then it
 is exported once, cached beside its checkpoint, see :mod:`~basicsr_nafnet.inference.export_cache`); an ``.onnx``
-spec runs on ONNX Runtime unless ``runtime`` says OpenVINO.
+spec runs on ONNX Runtime unless ``runtime`` says OpenVINO. ``runtime='auto'`` measures the exact candidates on
+this machine for the job's size and remembers the choice (:mod:`~basicsr_nafnet.inference.runtime_choice`).
 """
 import os
 import tempfile
@@ -12,13 +13,14 @@ import tempfile
 from ..errors import UserError
 from .export_cache import check_export_cache, export_cached
 from .paths import prepare_for_inference
+from .runtime_choice import AUTO, choose_runtime
 from .runtimes import RUNTIMES, make_runtime_runner
 from .spec import ModelSpecError, build_model, parse_model_spec
 
 __all__ = ['RUNTIME_CHOICES', 'runtime_for', 'check_runtime', 'OpenedModel', 'open_model']
 
-# how --runtime names the execution paths; 'torch' is PyTorch (the default for PyTorch specs)
-RUNTIME_CHOICES = ('torch', ) + RUNTIMES
+# how --runtime names the execution paths; 'torch' is PyTorch, 'auto' the fastest exact one measured here
+RUNTIME_CHOICES = (AUTO, 'torch') + RUNTIMES
 
 
 def runtime_for(spec, runtime=None):
@@ -34,7 +36,7 @@ def check_runtime(specs, runtime=None, precision='fp32', compile=False):
     Args:
         specs (list[ModelSpec]): The parsed specs.
         runtime (str | None): ``--runtime``: None (PyTorch, or ONNX Runtime for ``.onnx`` specs) or one of
-            :data:`RUNTIME_CHOICES`.
+            :data:`RUNTIME_CHOICES` ('auto' is PyTorch where the runtimes cannot serve: other precisions, compile).
         precision (str), compile (bool): The PyTorch path options (``--precision``/``--bf16``/``--half``,
             ``--compile``); the runtimes run float32 and compile themselves.
     """
@@ -105,11 +107,25 @@ class OpenedModel:
         return make_runtime_runner(export_cached(spec, net, path, self.runtime, self._log), self.runtime,
                                    key='cached export')
 
+    def on_runtime(self, runtime):
+        """Switch to ``runtime`` (None: PyTorch), checking its export cache; returns self."""
+        self.runtime, self._runner = runtime, None
+        exported = runtime is not None and self.net is not None
+        self._cache_path = check_export_cache(self.spec, self.net) if exported else None
+        return self
+
+    def _choose(self, workload):
+        """Measure (or recall) the fastest exact runtime for ``workload`` and switch to it."""
+        chosen, runner = choose_runtime(self.spec, self.net, workload,
+                                        lambda name: self.on_runtime(name).runner_for(), log=self._log)
+        self.on_runtime(chosen)._runner = runner
+
     def __repr__(self):
         return f'OpenedModel({self.name!r}, runtime={self.runtime or "torch"}, checkpoint={self.checkpoint!r})'
 
 
-def open_model(spec, device='cpu', runtime=None, precision='fp32', compile=False, needs_weights=None, log=None):
+def open_model(spec, device='cpu', runtime=None, precision='fp32', compile=False, needs_weights=None, log=None,
+               workload=None):
     """Open a model spec: parse, build, load the weights, check the export cache, choose the runtime (once each).
 
     Every check runs here, before anything long (exporting, running) starts; the runner itself is made at the
@@ -118,12 +134,15 @@ def open_model(spec, device='cpu', runtime=None, precision='fp32', compile=False
     Args:
         spec (str | dict | ModelSpec): See :func:`~basicsr_nafnet.inference.spec.parse_model_spec`.
         device (str | torch.device): Where a PyTorch network runs (an exported one runs on the CPU).
-        runtime (str | None): None or 'torch' (PyTorch; ONNX Runtime for ``.onnx`` specs), 'onnxruntime' or
-            'openvino'.
+        runtime (str | None): None or 'torch' (PyTorch; ONNX Runtime for ``.onnx`` specs), 'onnxruntime',
+            'openvino', or 'auto': the fastest of them measured on this machine for ``workload`` (PyTorch on a GPU,
+            with another precision than float32 or with ``compile``).
         precision (str), compile (bool): The PyTorch path (see :func:`~basicsr_nafnet.inference.prepare_for_inference`).
         needs_weights (str | None): What the caller does (e.g. 'deblurring'): then a spec without trained weights
             is refused.
-        log (callable | None): Receives a line when a network is exported.
+        log (callable | None): Receives a line when a network is exported, and the line of an 'auto' choice.
+        workload (Workload | None): What the job runs, for ``runtime='auto'`` (see
+            :class:`~basicsr_nafnet.inference.runtime_choice.Workload`); None: a remembered choice or PyTorch.
 
     Returns:
         OpenedModel: The spec, the network, the runtime used and the runner.
@@ -132,7 +151,16 @@ def open_model(spec, device='cpu', runtime=None, precision='fp32', compile=False
     if needs_weights and not spec.checkpoint and not spec.onnx:
         raise UserError(f'--model {spec.source!r}: {needs_weights} needs trained weights (ARCH@checkpoint.pth)')
     check_runtime([spec], runtime, precision, compile)
+    import torch
+
+    auto = runtime == AUTO
+    if auto:
+        measurable = torch.device(device).type == 'cpu' and precision == 'fp32' and not compile
+        runtime = None
     used = runtime_for(spec, runtime)
     net = None if spec.onnx else build_model(spec, device if used is None else 'cpu')
     cache_path = check_export_cache(spec, net) if net is not None and used else None
-    return OpenedModel(spec, net, used, precision, compile, cache_path, log)
+    opened = OpenedModel(spec, net, used, precision, compile, cache_path, log)
+    if auto and measurable:
+        opened._choose(workload)
+    return opened

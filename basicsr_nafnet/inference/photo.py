@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import UserError
 from ..fileio import atomic_write
 
-__all__ = ['image_to_rgb', 'rgb_to_image', 'read_photo', 'write_photo']
+__all__ = ['image_to_rgb', 'rgb_to_image', 'read_photo', 'photo_size', 'write_photo']
 
 # EXIF orientation tag value -> operations that make the image upright
 _ORIENT = {
@@ -107,6 +107,17 @@ def read_photo(path):
     if img is None:
         raise UserError(f'{path}: cannot decode the image (truncated, corrupt or not an image)')
     return image_to_rgb(_apply_orientation(img, _exif_orientation(path)), path)
+
+
+def photo_size(path):
+    """``(height, width)`` of an image file from its header (the pixels are not decoded), or None if unreadable."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            width, height = im.size
+    except Exception:  # a format PIL does not read, or not an image: the caller goes without
+        return None
+    return height, width
 
 
 def _to_dtype(img, dtype):
