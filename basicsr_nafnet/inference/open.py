@@ -21,6 +21,7 @@ __all__ = ['RUNTIME_CHOICES', 'runtime_for', 'check_runtime', 'OpenedModel', 'op
 
 # how --runtime names the execution paths; 'torch' is PyTorch, 'auto' the fastest exact one measured here
 RUNTIME_CHOICES = (AUTO, 'torch') + RUNTIMES
+_UNCHECKED = object()  # the export cache path is looked up (weights hashed) when a runtime first needs it
 
 
 def runtime_for(spec, runtime=None):
@@ -70,7 +71,7 @@ class OpenedModel:
         self.spec, self.net, self.runtime = spec, net, runtime
         self.name, self.checkpoint = spec.name, spec.checkpoint or spec.onnx
         self._precision, self._compile, self._cache_path, self._log = precision, compile, cache_path, log
-        self._runner = None
+        self._runner = self._scratch = None
 
     @property
     def runner(self):
@@ -97,21 +98,37 @@ class OpenedModel:
         net = self.net if net is None else net
         if self.runtime is None:
             return prepare_for_inference(net, self._precision, compile=self._compile)
-        path = self._cache_path if own else check_export_cache(spec, net, extra)
+        path = self._export_path() if own else check_export_cache(spec, net, extra)
         if path is None:  # no checkpoint (random weights): nothing to key a cache by; the session outlives the file
-            with tempfile.TemporaryDirectory() as folder:
-                if self._log:
-                    self._log(f'{spec.name}: exporting for {self.runtime} (no checkpoint, so not cached)')
-                return make_runtime_runner(export_cached(spec, net, os.path.join(folder, 'network.onnx'),
-                                                         self.runtime), self.runtime, key='exported file')
+            if not own or self._scratch is None:
+                scratch = tempfile.TemporaryDirectory()
+                if own:  # kept while the model is open, so a second runtime (auto measures two) reuses the export
+                    self._scratch = scratch
+            else:
+                scratch = self._scratch
+            target = os.path.join(scratch.name, 'network.onnx')
+            if self._log and not os.path.isfile(target):
+                self._log(f'{spec.name}: exporting for {self.runtime} (no checkpoint, so not cached)')
+            try:
+                return make_runtime_runner(export_cached(spec, net, target, self.runtime), self.runtime,
+                                           key='exported file')
+            finally:
+                if scratch is not self._scratch:
+                    scratch.cleanup()
         return make_runtime_runner(export_cached(spec, net, path, self.runtime, self._log), self.runtime,
                                    key='cached export')
 
+    def _export_path(self):
+        """The export cache path of :attr:`net` (its weights hashed once, whichever runtimes read it)."""
+        if self._cache_path is _UNCHECKED:
+            self._cache_path = check_export_cache(self.spec, self.net)
+        return self._cache_path
+
     def on_runtime(self, runtime):
-        """Switch to ``runtime`` (None: PyTorch), checking its export cache; returns self."""
+        """Switch to ``runtime`` (None: PyTorch), checking its export cache (once); returns self."""
         self.runtime, self._runner = runtime, None
-        exported = runtime is not None and self.net is not None
-        self._cache_path = check_export_cache(self.spec, self.net) if exported else None
+        if runtime is not None and self.net is not None:
+            self._export_path()
         return self
 
     def _choose(self, workload):
@@ -159,7 +176,7 @@ def open_model(spec, device='cpu', runtime=None, precision='fp32', compile=False
         runtime = None
     used = runtime_for(spec, runtime)
     net = None if spec.onnx else build_model(spec, device if used is None else 'cpu')
-    cache_path = check_export_cache(spec, net) if net is not None and used else None
+    cache_path = check_export_cache(spec, net) if net is not None and used else _UNCHECKED
     opened = OpenedModel(spec, net, used, precision, compile, cache_path, log)
     if auto and measurable:
         opened._choose(workload)

@@ -137,3 +137,34 @@ def test_auto_is_pytorch_off_the_float32_cpu_path(tmp_path, monkeypatch):
     model = open_model(f'{TINY_SPEC}@{ckpt}', 'cpu', 'auto', precision='bf16', workload=Workload(64, 64, 4))
     assert model.runtime is None
     assert not (tmp_path / 'cache').exists()
+
+
+def test_auto_hashes_the_weights_once_and_exports_an_untrained_net_once(tmp_path, monkeypatch):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('openvino')
+    import basicsr_nafnet.inference.open as open_module
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / 'cache'))
+    monkeypatch.setattr(runtime_choice, 'MIN_JOB_SECONDS', 0.0)
+    counted = {'check': 0, 'export': 0}
+    check, export = open_module.check_export_cache, open_module.export_cached
+
+    def counting_check(*args, **kwargs):
+        counted['check'] += 1
+        return check(*args, **kwargs)
+
+    def counting_export(spec, net, path, runtime, log=None):
+        import os
+        counted['export'] += not os.path.isfile(path)
+        return export(spec, net, path, runtime, log)
+
+    monkeypatch.setattr(open_module, 'check_export_cache', counting_check)
+    monkeypatch.setattr(open_module, 'export_cached', counting_export)
+    ckpt = tmp_path / 'tiny.pth'
+    tiny_checkpoint(ckpt)
+    open_model(f'{TINY_SPEC}@{ckpt}', 'cpu', 'auto', workload=Workload(32, 32, 2))
+    assert counted == {'check': 1, 'export': 1}  # one hash, one file for both runtimes
+    counted.update(check=0, export=0)
+    # untrained, another size class (the choice above is remembered for the arch, whatever its weights)
+    open_model(TINY_SPEC, 'cpu', 'auto', workload=Workload(300, 300, 2))
+    assert counted['export'] == 1
