@@ -294,5 +294,13 @@ def write_report(target):
         '',
         *rows,
         '',
+        '## kill -9 and two at once: conversions and deblur',
+        '',
+        '`prepare_gopro.py`, `make_synthetic_gopro.py` and `deblur.py` killed (SIGKILL) at 20 seeded moments each, '
+        'the invariants checked after every kill and the same command rerun to the uninterrupted bytes, and two of '
+        'each into one output at once: the counts and the command that measures them are in '
+        '[reliability-kill-data.md](reliability-kill-data.md) (tests/data/test_kill_conversions.py, '
+        'tests/inference/test_kill_deblur.py; 3 points per command in every test run).',
+        '',
     ]
     atomic_write(target, '\n'.join(text))
