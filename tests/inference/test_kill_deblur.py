@@ -132,3 +132,16 @@ def test_an_output_folder_that_is_an_input_folder_needs_a_suffix(tmp_path, monke
     for _ in range(2):  # with a suffix, the second run skips the first run's outputs
         assert deblur_cli.main(argv + ['--suffix', '_sharp', '--ext', 'jpg']) == 0
         assert sorted(os.listdir(tmp_path / 'imgs')) == ['00.png', '00_sharp.jpg']
+
+
+def test_a_rerun_removes_the_temporaries_of_a_killed_run_only(tmp_path, monkeypatch):
+    _world(tmp_path, images=1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch, 'set_num_threads', lambda n: None)
+    (tmp_path / 'out').mkdir()
+    dead = tmp_path / 'out' / f'.00.png.{2 ** 22 + 12345}-0123abcd.tmp'  # beyond Linux's largest pid: no such process
+    live = tmp_path / 'out' / '.00.png.1-0123abcd.tmp'  # pid 1 lives: perhaps another writer's, kept
+    for path in (dead, live):
+        path.write_bytes(b'half a png')
+    assert deblur_cli.main(_argv()) == 0
+    assert sorted(os.listdir(tmp_path / 'out')) == [live.name, '00.png']
