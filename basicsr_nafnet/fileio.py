@@ -8,12 +8,13 @@ half of it, and an error or Ctrl-C while writing removes the temporary file inst
 """
 import contextlib
 import os
+import re
 import uuid
 
 from .errors import UserError
 
 __all__ = ['IMAGE_EXTENSIONS', 'atomic_open', 'atomic_save', 'atomic_write', 'check_component', 'is_inside',
-           'to_builtin']
+           'remove_stale_temporaries', 'to_builtin']
 
 # the image files every command reads (lower-case; compare with name.lower())
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -50,6 +51,34 @@ def atomic_open(path, mode='wb', encoding=None, newline=None):
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+# the temporary files atomic_open makes: .<name>.<pid>-<8 hex digits>.tmp
+_TEMPORARY = re.compile(r'^\..+\.(\d+)-[0-9a-f]{8}\.tmp$')
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files :func:`atomic_open` left in ``folder`` when its process was killed (``kill -9``
+    runs no clean-up); those of live processes stay. Not recursive. Returns the names removed."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for name in os.listdir(folder):
+            match = _TEMPORARY.match(name)
+            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(folder, name))
+                    removed.append(name)
+    return sorted(removed)
 
 
 def atomic_write(path, data):

@@ -28,6 +28,22 @@ __all__ = ['LOCK_NAME', 'OutputBusy', 'output_lock', 'lock_owner']
 
 LOCK_NAME = '.basicsr_nafnet.lock'  # inside an output folder; the leading dot keeps it out of listings and globs
 
+# A forked child (a worker pool) inherits the lock's descriptor, and a flock lives until every copy is closed: a
+# worker outliving its killed parent would keep the lock. Children close their copies at once (closing a copy
+# does not unlock the parent's).
+_HELD = set()
+
+
+def _close_inherited_locks():
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
 
 class OutputBusy(UserError):
     """Another live process holds the lock of the output this command was given."""
@@ -115,6 +131,7 @@ def output_lock(path, target, wait=False, announce=None):
         if got not in (None, 'busy'):
             break
     fd, stale = got
+    _HELD.add(fd)
     if stale and announce:
         announce(f'{target}: taking over the lock of {_describe(stale)}, which ended without releasing it')
     try:
@@ -123,4 +140,5 @@ def output_lock(path, target, wait=False, announce=None):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)  # before unlocking: a waiter that then locks this file sees it replaced and retries
         fcntl.flock(fd, fcntl.LOCK_UN)
+        _HELD.discard(fd)
         os.close(fd)

@@ -75,3 +75,32 @@ def test_waiting_owner_gets_the_lock_after_the_first_ends(tmp_path):
         assert lock_owner(path)['pid'] == str(os.getpid())
     proc.wait()
     assert said and 'waiting for' in said[0]
+
+
+HOLD_WITH_CHILD = textwrap.dedent("""
+    import os, sys, time
+    from basicsr_nafnet.locks import output_lock
+    with output_lock(sys.argv[1], 'out'):
+        child = os.fork()
+        if child == 0:  # a worker (as a pool forks them) that outlives its parent
+            time.sleep(60)
+            os._exit(0)
+        print(child, flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_forked_worker_does_not_keep_a_killed_owners_lock(tmp_path):
+    path = tmp_path / 'x.lock'
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, '-c', HOLD_WITH_CHILD, str(path)], stdout=subprocess.PIPE, text=True,
+                            env=env)
+    child = int(proc.stdout.readline())
+    try:
+        proc.kill()  # kill -9 of the command alone: its worker lives on
+        proc.wait()
+        os.kill(child, 0)  # still alive
+        with output_lock(path, 'out') as stale:
+            assert stale['pid'] == str(proc.pid)
+    finally:
+        os.kill(child, 9)

@@ -39,7 +39,7 @@ def parse_args(argv=None, prog='prepare_gopro.py'):
 
 
 @command(interrupted='conversion stopped; splits finished before are complete and kept, the one in progress was '
-         'removed: run the same command with --splits for the remaining split(s)')
+         'removed: run the same command again to convert the rest')
 def main(argv=None, prog='prepare_gopro.py'):
     args = parse_args(argv, prog)
     if args.output is not None:

@@ -1,7 +1,7 @@
 """Data: GoPro layout discovery and pairing, the LMDB crop writer, the synthetic GoPro-like generator.
 
 Modules: ``source`` (folder or zip read in place), ``png`` (header checks, decoding), ``layout``
-(``find_pairs``, ``read_image``), ``lmdb_writer`` (BasicSR-format LMDB, ``.partial`` then rename),
+(``find_pairs``, ``read_image``), ``lmdb_writer`` (BasicSR-format LMDB, hidden ``.partial`` then rename),
 ``prepare`` (``prepare_gopro``: one-pass conversion), ``verify``, ``download`` (resumable, checksummed,
 locked; the weights cache), ``gdrive`` (Drive URLs, confirmation pages),
 ``synthetic`` (``make_synthetic_gopro``). Nothing here registers into BasicSR: the

@@ -7,8 +7,10 @@ the key is the image name without extension, and ``meta_info.txt`` has one line 
 
 Unlike ``make_lmdb_from_imgs`` (map size guessed from the first image, ``sys.exit`` when the folder
 exists), :class:`LmdbWriter` sizes the map from an upper bound of every record, grows it if LMDB
-still runs out, writes into ``<name>.lmdb.partial`` and renames that into place only after the last
-commit, so an interrupted run never leaves something that looks complete.
+still runs out, writes into a hidden ``.<name>.lmdb.partial`` beside the output and renames that into place
+only after the last commit, so an interrupted run never leaves something that looks complete. An LMDB it
+replaces is first renamed aside (hidden, ``.<name>.lmdb.old``), so a kill while replacing leaves the old or
+the new one whole, never one half deleted; the next writer of that path removes what a killed one left.
 """
 import math
 import os
@@ -71,7 +73,7 @@ def read_meta_info(lmdb_path):
 
 
 class LmdbWriter:
-    """Write one LMDB of PNG-encoded images into ``<path>.partial``, then rename it to ``path``.
+    """Write one LMDB of PNG-encoded images into a hidden ``.partial`` folder beside ``path``, then rename it.
 
     Use as a context manager: leaving the block by an exception removes the ``.partial`` folder.
 
@@ -91,12 +93,15 @@ class LmdbWriter:
         if os.path.exists(path) and not overwrite:
             raise OutputExistsError(f'{path} exists; pass overwrite=True (--overwrite) to replace it')
         self.path = path
-        self.partial = path + '.partial'
+        folder, name = os.path.split(path)
+        self.partial = os.path.join(folder, f'.{name}.partial')  # hidden: half-written, never to be read
         self.compress_level = compress_level
         self.overwrite = overwrite
         self.batch_bytes = batch_bytes
-        if os.path.exists(self.partial):  # left by an interrupted run: never complete, safe to drop
-            shutil.rmtree(self.partial)
+        self.aside = os.path.join(folder, f'.{name}.old')
+        for left in (self.partial, self.aside):  # left by an interrupted run: never the output, safe to drop
+            if os.path.exists(left):
+                shutil.rmtree(left)
         os.makedirs(self.partial)
         self.env = lmdb.open(self.partial, map_size=max(int(map_size), 1 << 20))  # meminit: no stray bytes
         self.txn = self.env.begin(write=True)
@@ -159,8 +164,11 @@ class LmdbWriter:
         if os.path.exists(self.path):
             if not self.overwrite:  # appeared while we were writing
                 raise OutputExistsError(f'{self.path} appeared during the conversion; kept {self.partial}')
-            shutil.rmtree(self.path)
-        os.replace(self.partial, self.path)
+            os.replace(self.path, self.aside)  # not rmtree: killed half-way it would leave meta_info.txt, no data
+            os.replace(self.partial, self.path)
+            shutil.rmtree(self.aside)
+        else:
+            os.replace(self.partial, self.path)
         return self.path
 
     def abort(self):

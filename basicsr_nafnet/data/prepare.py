@@ -11,6 +11,7 @@ Outputs, named as the official NAFNet option files expect::
     <output>/test/input.lmdb         <output>/test/target.lmdb         (full images)
 """
 import collections
+import json
 import multiprocessing
 import os
 import signal
@@ -19,16 +20,21 @@ import time
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..fileio import atomic_write
+from ..locks import LOCK_NAME, output_lock
 from .layout import find_pairs, find_splits
 from .lmdb_writer import LmdbWriter, OutputExistsError, lmdb_map_size
 from .png import decode_rgb8, encode_png, header_problem, png_header
 from .source import open_source
-from .verify import verify_lmdb_pair
+from .verify import check_lmdb_files, verify_lmdb_pair
 
 __all__ = ['prepare_gopro', 'crop_positions', 'output_paths', 'DatasetError', 'OutputExistsError', 'OUTPUT_NAMES']
 
 # per split: (blurred LMDB, sharp LMDB), the names the official NAFNet GoPro option files use
 OUTPUT_NAMES = {'train': ('blur_crops.lmdb', 'sharp_crops.lmdb'), 'test': ('input.lmdb', 'target.lmdb')}
+# in the output root while a conversion runs: its settings and finished splits, so that the same command after a
+# kill or Ctrl-C keeps the finished splits and converts the rest; removed when every split is done
+MARKER = '.prepare_gopro.json'
 
 
 class DatasetError(UserError):
@@ -152,6 +158,75 @@ def _crop_count(size, crop_size, step):
     return len(crop_positions(h, crop_size, step)) * len(crop_positions(w, crop_size, step))
 
 
+def _convert_split(source, split, planned, paths, crop_size, step, workers, compress_level, progress, overwrite):
+    """Write one split's LMDB pair (each into ``.partial``, renamed into place when complete)."""
+    layout, pairs, sizes = planned
+    crop = crop_size if split == 'train' else None
+    shapes = ([(crop, crop, 3)] * sum(_crop_count(s, crop, step) for s in sizes) if crop
+              else [(h, w, 3) for h, w in sizes])
+    map_size = lmdb_map_size(shapes)
+    os.makedirs(os.path.dirname(paths['lq']), exist_ok=True)
+    start, megapixels = time.time(), 0.0
+    with LmdbWriter(paths['lq'], map_size, compress_level, overwrite) as lq, \
+            LmdbWriter(paths['gt'], map_size, compress_level, overwrite) as gt:
+        bar = tqdm(total=2 * len(pairs), unit='img', desc=f'{split} ({layout})', disable=not progress)
+        results = _results(((split, pair) for pair in pairs), workers, (source, crop_size, step, compress_level))
+        try:
+            for (h, w), records in zip(sizes, results):
+                for key, blur_png, sharp_png, shape in records:
+                    lq.put(key, blur_png, shape)
+                    gt.put(key, sharp_png, shape)
+                megapixels += 2 * h * w / 1e6
+                bar.update(2)
+        finally:
+            results.close()  # stops the worker pool at once if writing failed
+            bar.close()
+        gt.finish()  # the sharp side first: a blurred LMDB in place implies its partner is complete
+        lq.finish()
+    if progress:
+        seconds = time.time() - start
+        tqdm.write(f'{split}: {layout} layout, {len(pairs)} pairs -> {len(shapes)} records per side in '
+                   f'{seconds:.1f} s ({megapixels / max(seconds, 1e-9):.1f} MP/s) -> {paths["lq"]}, {paths["gt"]}')
+
+
+def _interrupted_run(output):
+    """What the marker of a conversion into ``output`` that never finished says (a dict), or None."""
+    try:
+        with open(os.path.join(output, MARKER), encoding='utf-8') as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def _splits_to_write(output, paths, splits, settings, overwrite):
+    """The splits to (re)write: all with ``overwrite``; else those an interrupted run with these settings did not
+    finish, and those with no output yet. Touches nothing.
+
+    Raises:
+        OutputExistsError: an output of a split no interrupted run of these settings left behind.
+    """
+    if overwrite:
+        return list(splits)
+    marker = _interrupted_run(output)
+    resumable = marker is not None and all(marker.get(k) == v for k, v in settings.items())
+    ours = set(marker.get('splits', ())) if resumable else set()
+    finished = [s for s in splits if resumable and s in marker.get('done', ()) and
+                all(os.path.isdir(p) and check_lmdb_files(p) is None for p in paths[s].values())]
+    existing = [p for s in splits if s not in ours for p in paths[s].values() if os.path.exists(p)]
+    if existing:
+        done = [s for s in splits if all(os.path.exists(p) for p in paths[s].values())]
+        rest = [s for s in splits if not any(os.path.exists(p) for p in paths[s].values())]
+        hint = (f"; {', '.join(done)} is already converted: to convert the rest, run again with "
+                f"--splits {' '.join(rest)}" if done and rest else '')
+        if marker is not None and not resumable:
+            hint += ('; an interrupted conversion with other settings left them: run it again as it was, or pass '
+                     '--overwrite')
+        raise OutputExistsError('output exists, pass --overwrite (overwrite=True) to replace: ' + ', '.join(existing) +
+                                hint)
+    return [s for s in splits if s not in finished]
+
+
 def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, overwrite=False, verify=False,
                   blur_dir='blur', splits=None, compress_level=1, progress=True):
     """Convert a GoPro-style dataset (folder or zip) to BasicSR LMDBs.
@@ -163,7 +238,9 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
         crop_size (int | None): Side of the square training crops; ``None`` or 0 stores full images.
         step (int): Distance between crops; the crop touching the far edge is always included.
         workers (int | None): Worker processes; default all cores; 0 converts in this process.
-        overwrite (bool): Replace existing output LMDBs.
+        overwrite (bool): Replace existing output LMDBs. Without it, the outputs of a conversion that was
+            interrupted (killed, Ctrl-C) with the same settings are no obstacle: its finished splits are kept
+            and the rest converted, so the same command finishes the job.
         verify (bool): Decode every record afterwards and compare keys and shapes of both sides.
         blur_dir (str): ``'blur'`` or ``'blur_gamma'`` for the ``GOPRO_Large`` layout.
         splits (list[str] | None): Splits to convert; default every split the dataset has.
@@ -175,7 +252,9 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
 
     Raises:
         DatasetError: unusable source images, all listed; nothing is written.
-        OutputExistsError: an output exists and ``overwrite`` is False; nothing is written.
+        OutputExistsError: an output exists (not left by an interrupted run with these settings) and
+            ``overwrite`` is False; nothing is written.
+        OutputBusy: another process is converting into ``output``.
         LayoutError: unknown layout or unpaired files; nothing is written.
     """
     source = open_source(input)
@@ -205,44 +284,24 @@ def prepare_gopro(input, output=None, crop_size=512, step=256, workers=None, ove
         raise DatasetError(f'{source.root}: {len(problems)} problem(s) with the source images:\n  '
                            + '\n  '.join(problems))
     paths = output_paths(output, splits)
-    existing = [p for s in splits for p in paths[s].values() if os.path.exists(p)]
-    if existing and not overwrite:
-        done = [s for s in splits if all(os.path.exists(p) for p in paths[s].values())]
-        rest = [s for s in splits if not any(os.path.exists(p) for p in paths[s].values())]
-        hint = (f"; {', '.join(done)} is already converted: to convert the rest, run again with "
-                f"--splits {' '.join(rest)}" if done and rest else '')
-        raise OutputExistsError('output exists, pass --overwrite (overwrite=True) to replace: ' + ', '.join(existing) +
-                                hint)
-
-    for split in splits:
-        layout, pairs, sizes = plan[split]
-        crop = crop_size if split == 'train' else None
-        shapes = ([(crop, crop, 3)] * sum(_crop_count(s, crop, step) for s in sizes) if crop
-                  else [(h, w, 3) for h, w in sizes])
-        map_size = lmdb_map_size(shapes)
-        os.makedirs(os.path.join(output, split), exist_ok=True)
-        start, megapixels = time.time(), 0.0
-        with LmdbWriter(paths[split]['lq'], map_size, compress_level, overwrite) as lq, \
-                LmdbWriter(paths[split]['gt'], map_size, compress_level, overwrite) as gt:
-            bar = tqdm(total=2 * len(pairs), unit='img', desc=f'{split} ({layout})', disable=not progress)
-            results = _results(((split, pair) for pair in pairs), workers, (source, crop_size, step, compress_level))
-            try:
-                for (h, w), records in zip(sizes, results):
-                    for key, blur_png, sharp_png, shape in records:
-                        lq.put(key, blur_png, shape)
-                        gt.put(key, sharp_png, shape)
-                    megapixels += 2 * h * w / 1e6
-                    bar.update(2)
-            finally:
-                results.close()  # stops the worker pool at once if writing failed
-                bar.close()
-            gt.finish()  # the sharp side first: a blurred LMDB in place implies its partner is complete
-            lq.finish()
-        if progress:
-            seconds = time.time() - start
-            tqdm.write(f'{split}: {layout} layout, {len(pairs)} pairs -> {len(shapes)} records per side in '
-                       f'{seconds:.1f} s ({megapixels / max(seconds, 1e-9):.1f} MP/s) -> {paths[split]["lq"]}, '
-                       f'{paths[split]["gt"]}')
+    settings = dict(input=os.path.realpath(source.root), blur_dir=blur_dir, crop_size=crop_size, step=step,
+                    compress_level=compress_level)
+    _splits_to_write(output, paths, splits, settings, overwrite)  # refuses before anything is created
+    os.makedirs(output, exist_ok=True)
+    announce = tqdm.write if progress else None
+    with output_lock(os.path.join(output, LOCK_NAME), output, announce=announce):
+        todo = _splits_to_write(output, paths, splits, settings, overwrite)  # again: another run may have finished
+        done = [s for s in splits if s not in todo]
+        if announce and done:
+            announce(f"resuming an interrupted conversion: {', '.join(done)} kept, converting {', '.join(todo)}")
+        marker = os.path.join(output, MARKER)
+        atomic_write(marker, json.dumps(dict(settings, splits=splits, done=done), sort_keys=True))
+        for split in todo:  # under the lock, a split to write has no output, or one we may replace
+            _convert_split(source, split, plan[split], paths[split], crop_size, step, workers, compress_level,
+                           progress, overwrite=True)
+            done.append(split)
+            atomic_write(marker, json.dumps(dict(settings, splits=splits, done=done), sort_keys=True))
+        os.remove(marker)
     if verify:
         for split in splits:
             count = verify_lmdb_pair(paths[split]['lq'], paths[split]['gt'], progress=progress)

@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import UserError
+from ..locks import LOCK_NAME, output_lock
 
 __all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GAMMA', 'photo_path']
 
@@ -178,7 +179,8 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     """Write a GoPro-like dataset in the ``GOPRO_Large`` layout.
 
     Args:
-        output (str): Folder to create (written as ``<output>.partial`` and renamed when complete).
+        output (str): Folder to create (written as a hidden ``.<name>.partial`` beside it and renamed when
+            complete, under a lock: a second run into the same output is refused while this one runs).
         train (int): Number of training pairs.
         test (int): Number of test pairs (from photographs the training pairs never use).
         size (int | tuple[int, int]): ``(H, W)`` of each image.
@@ -208,6 +210,28 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         raise UserError(f'bad ranges: blur_px={blur_px} (0 <= low <= high), '
                         f'sub_frames={sub_frames} (1 <= low <= high), '
                         f'max_rotation={max_rotation} (>= 0)')
+    _check_replaceable(output, overwrite)  # before anything is created
+    parent, name = os.path.split(os.path.abspath(output))
+    os.makedirs(parent, exist_ok=True)
+    # hidden, beside the output (which does not exist until it is complete): the lock, the unfinished folder, and
+    # the folder being replaced; a killed run's are taken over or removed by the next
+    partial, aside = os.path.join(parent, f'.{name}.partial'), os.path.join(parent, f'.{name}.old')
+    with output_lock(os.path.join(parent, f'.{name}{LOCK_NAME}'), output,
+                     announce=tqdm.write if progress else None):
+        _check_replaceable(output, overwrite)  # again: another run may have finished meanwhile
+        for left in (partial, aside):
+            shutil.rmtree(left, ignore_errors=True)
+        _write(partial, train, test, (h, w), seed, progress, blur_px, max_rotation, sub_frames, zoom, workers)
+        if os.path.exists(output):  # aside first, not rmtree: killed half-way that would leave a folder that
+            os.replace(output, aside)  # still holds synthetic_gopro.json, looking complete
+            os.replace(partial, output)
+            shutil.rmtree(aside)
+        else:
+            os.replace(partial, output)
+    return output
+
+
+def _check_replaceable(output, overwrite):
     if os.path.exists(output):
         if not os.path.isdir(output):
             raise UserError(f'{output}: exists and is not a folder')
@@ -216,8 +240,11 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         if not os.path.isfile(os.path.join(output, SETTINGS_FILE)):
             raise UserError(f'{output}: refusing to replace it, this generator did not make it (no {SETTINGS_FILE} '
                             'inside); choose another --output or remove the folder yourself')
-    partial = output + '.partial'
-    shutil.rmtree(partial, ignore_errors=True)
+
+
+def _write(partial, train, test, size, seed, progress, blur_px, max_rotation, sub_frames, zoom, workers):
+    """Every pair and the settings file into the folder ``partial`` (made here, removed on an error)."""
+    h, w = size
     os.makedirs(partial)
     settings = dict(version=VERSION, train=train, test=test, size=[h, w], seed=seed, blur_px=list(blur_px),
                     max_rotation=max_rotation, sub_frames=list(sub_frames), gamma=GAMMA,
@@ -243,7 +270,3 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if os.path.exists(output):
-        shutil.rmtree(output)
-    os.replace(partial, output)
-    return output

@@ -1,4 +1,7 @@
-"""Checking a pair of BasicSR LMDBs: same keys on both sides, every record decodes to its recorded shape."""
+"""Checking BasicSR LMDBs: cheaply, that the files hold what ``meta_info.txt`` lists (:func:`check_lmdb_files`, before
+training reads them), and fully, that a pair has the same keys and every record decodes to its recorded shape."""
+import os
+
 import lmdb
 from tqdm import tqdm
 
@@ -6,11 +9,41 @@ from ..errors import UserError
 from .lmdb_writer import read_meta_info
 from .png import ImageProblem, decode_rgb8
 
-__all__ = ['verify_lmdb_pair', 'LmdbCheckError']
+__all__ = ['verify_lmdb_pair', 'check_lmdb_files', 'LmdbCheckError']
 
 
 class LmdbCheckError(UserError):
     """A pair of LMDBs that BasicSR's PairedImageDataset would not read correctly; lists every problem."""
+
+
+def check_lmdb_files(path):
+    """What is wrong with the files of the LMDB folder ``path``, in one line, or None; reads no record.
+
+    BasicSR maps ``data.mdb`` into memory: a file shorter than its own page table says (an interrupted copy or
+    download) kills the reader with SIGBUS, no message, at the first record past the end. So the file's size is
+    compared with the pages its header says are in use, and the record count with ``meta_info.txt``. Opens the
+    database read-only and without a lock file: nothing is created.
+    """
+    data = os.path.join(path, 'data.mdb')
+    again = 'copy it again, or convert it again with prepare_gopro.py'
+    if not os.path.isfile(data):
+        return f'{data}: missing, so this LMDB folder holds no records ({again})'
+    try:
+        with lmdb.open(path, readonly=True, lock=False, readahead=False, subdir=True) as env:
+            needed = (env.info()['last_pgno'] + 1) * env.stat()['psize']
+            entries = env.stat()['entries']
+    except lmdb.Error as err:
+        return f"{data}: not a readable LMDB ({str(err).split(': ', 1)[-1]}; {again})"
+    size = os.path.getsize(data)
+    if size < needed:
+        return f'{data}: {size} bytes, but its records need {needed}: the file is truncated ({again})'
+    meta = os.path.join(path, 'meta_info.txt')
+    if os.path.isfile(meta):
+        with open(meta, 'rb') as f:
+            listed = sum(1 for line in f if line.strip())
+        if entries < listed:
+            return f'{path}: meta_info.txt lists {listed} records but data.mdb holds {entries} ({again})'
+    return None
 
 
 def _shape_problem(txn, key, shape, where):
@@ -39,6 +72,9 @@ def verify_lmdb_pair(lq_path, gt_path, progress=False):
         LmdbCheckError: different keys, a record missing or undecodable, a shape that differs from
             ``meta_info.txt`` or from the other side, or extra records not in ``meta_info.txt``.
     """
+    files = [check_lmdb_files(path) for path in (lq_path, gt_path)]
+    if any(files):  # reading a truncated data.mdb would end this process with SIGBUS
+        raise LmdbCheckError(' '.join(problem for problem in files if problem))
     metas = {path: read_meta_info(path) for path in (lq_path, gt_path)}
     keys = {path: [k for k, _, _ in meta] for path, meta in metas.items()}
     problems = []

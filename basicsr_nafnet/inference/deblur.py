@@ -9,6 +9,7 @@ inside an input folder is not read as input. Every such check runs before any im
 (:func:`plan_outputs`); an unreadable image is then reported and skipped.
 """
 import os
+import sys
 import time
 from collections import namedtuple
 
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..fileio import IMAGE_EXTENSIONS, is_inside
+from ..fileio import IMAGE_EXTENSIONS, is_inside, remove_stale_temporaries
+from ..locks import LOCK_NAME, output_lock
 from .paths import InferenceRunner, prepare_for_inference
 from .photo import image_to_rgb, read_photo, rgb_to_image, write_photo  # noqa: F401  (re-exported)
 from .runtimes import RuntimeRunner
@@ -74,8 +76,8 @@ def plan_outputs(inputs, out_dir, ext='png', suffix=''):
 
     Everything that would make the run write outside ``out_dir``, replace an input, write two images to
     one name, or fail for every image is found here, before any image is processed. Earlier outputs are
-    not taken as inputs: ``out_dir`` is not walked into, and where it is an input folder itself, files
-    whose name ends with ``suffix`` are skipped.
+    not taken as inputs: ``out_dir`` is not walked into, and where it is an input folder itself, a ``suffix`` is
+    required and files whose name ends with it are skipped.
 
     Args:
         inputs (list[str]): Image files and/or folders.
@@ -95,6 +97,11 @@ def plan_outputs(inputs, out_dir, ext='png', suffix=''):
         raise UserError(f"--ext {ext!r}: OpenCV cannot write this format; use png, jpg, tif, bmp or 'same'")
     if any(sep in suffix for sep in ('/', '\\', os.sep, '\0')):
         raise UserError(f'--suffix {suffix!r}: must not hold a path separator (outputs stay inside -o/--output)')
+    for path in inputs:  # a rerun would read this run's outputs back as inputs, unless a suffix tells them apart
+        if not suffix and os.path.isdir(path) and os.path.realpath(path) == os.path.realpath(out_dir):
+            raise UserError(f'-o/--output {out_dir}: also an input folder; without a --suffix its outputs would '
+                            'overwrite an input or be read back as inputs by the next run: pass e.g. --suffix '
+                            '_deblurred, or choose another -o')
     files = collect_inputs(inputs, exclude=out_dir)
     if suffix:  # outputs written beside their inputs by an earlier run: never deblur them again
         files = [(f, stem) for f, stem in files
@@ -170,7 +177,10 @@ def deblur_files(runner,
     """Deblur image files into ``out_dir``, mirroring folder structure; failures are collected, not raised.
 
     The arguments are checked first (:func:`plan_outputs`, which raises ``UserError``); after that an
-    image that cannot be read or written is reported in the result and the others go on.
+    image that cannot be read or written is reported in the result and the others go on. The output folder is
+    locked meanwhile: a second run into it is refused (``OutputBusy``, naming this one); hidden temporary files a
+    killed run left there are removed. Outputs are rewritten, so running the same command again after a kill
+    finishes the job.
 
     Args:
         runner (callable): How the network runs: ``open_model(...).runner`` (its precision, compilation and
@@ -195,14 +205,19 @@ def deblur_files(runner,
     plan = plan if plan is not None else plan_outputs(inputs, out_dir, ext, suffix)
     runner, device = _prepared(runner), torch.device(device)  # once for all files
     written, failed, seconds = [], [], []
-    for path, out_path in tqdm(plan, desc='deblur', unit='img', disable=not progress):
-        try:
-            started = time.perf_counter()
-            rgb, meta = read_photo(path)
-            restored = _restore(runner, rgb, device, tile, overlap)
-            written.append((path, write_photo(out_path, restored, meta)))
-            seconds.append(time.perf_counter() - started)
-        except (ValueError, OSError, cv2.error, RuntimeError) as err:
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            failed.append((path, message if path in message else f'{path}: {message}'))
+    os.makedirs(out_dir, exist_ok=True)
+    with output_lock(os.path.join(out_dir, LOCK_NAME), out_dir,
+                     announce=(lambda line: print(line, file=sys.stderr)) if progress else None):
+        for folder in sorted({os.path.dirname(out_path) for _, out_path in plan}):
+            remove_stale_temporaries(folder)  # half-written images of a killed run, never visible ones
+        for path, out_path in tqdm(plan, desc='deblur', unit='img', disable=not progress):
+            try:
+                started = time.perf_counter()
+                rgb, meta = read_photo(path)
+                restored = _restore(runner, rgb, device, tile, overlap)
+                written.append((path, write_photo(out_path, restored, meta)))
+                seconds.append(time.perf_counter() - started)
+            except (ValueError, OSError, cv2.error, RuntimeError) as err:
+                message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                failed.append((path, message if path in message else f'{path}: {message}'))
     return DeblurResult(written, failed, seconds)

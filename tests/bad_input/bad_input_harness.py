@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = sys.executable
 DEPLOY_MISSING = deploy_packages_missing()
 NO_CUDA = 'cuda' if not torch.cuda.is_available() else 'cuda:99'
-FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench')  # test_bad_input_<family>.py each
+FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench', 'lmdb')  # test_bad_input_<family>.py each
 
 
 def _load_script(name):
@@ -293,6 +293,14 @@ def write_report(target):
         '(tests/bad_input/test_option_fuzz.py).',
         '',
         *rows,
+        '',
+        '## kill -9 and two at once: conversions and deblur',
+        '',
+        '`prepare_gopro.py`, `make_synthetic_gopro.py` and `deblur.py` killed (SIGKILL) at 20 seeded moments each, '
+        'the invariants checked after every kill and the same command rerun to the uninterrupted bytes, and two of '
+        'each into one output at once: the counts and the command that measures them are in '
+        '[reliability-kill-data.md](reliability-kill-data.md) (tests/data/test_kill_conversions.py, '
+        'tests/inference/test_kill_deblur.py; 3 points per command in every test run).',
         '',
     ]
     atomic_write(target, '\n'.join(text))

@@ -80,7 +80,7 @@ def test_ctrl_c_while_converting_keeps_finished_splits_and_leaves_no_partial(tmp
     proc = _start_interruptible([PYTHON, os.path.join(ROOT, 'scripts', 'prepare_gopro.py'), '--input', 'big',
                                  '--splits', 'test', 'train', '--crop-size', '16', '--step', '4', '--workers', '1',
                                  '--no-progress'], tmp_path)
-    status, err = _interrupt_when(proc, lambda: (tmp_path / 'big' / 'train' / 'blur_crops.lmdb.partial').exists(),
+    status, err = _interrupt_when(proc, lambda: (tmp_path / 'big' / 'train' / '.blur_crops.lmdb.partial').exists(),
                                   settle=0.5)
     assert status == 130, err
     assert 'Traceback' not in err

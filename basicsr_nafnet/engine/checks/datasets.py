@@ -6,6 +6,7 @@ import os
 
 import cv2
 
+from ...data.verify import check_lmdb_files
 from ...errors import UserError
 from ...fileio import check_component
 from ...models.rules import MODEL_TYPE
@@ -88,6 +89,8 @@ def build_dataset(problems, phase, dataset, opt, is_train):
     from basicsr.utils.registry import DATASET_REGISTRY
 
     where = f'datasets.{phase}'
+    if _lmdb_problems(problems, dataset, where):
+        return
     try:
         built = DATASET_REGISTRY.get(dataset['type'])(copy.deepcopy(dataset))  # reading pops io_backend.type
         length = len(built)
@@ -105,6 +108,24 @@ def build_dataset(problems, phase, dataset, opt, is_train):
         if per_process < dataset['batch_size_per_gpu']:
             problems.add(f'{where}.batch_size_per_gpu', f"{length} training pairs (x{ratio}) give {per_process} per "
                          f"process, not one batch of {dataset['batch_size_per_gpu']}")
+
+
+def _lmdb_problems(problems, dataset, where):
+    """LMDB folders whose files do not hold what meta_info.txt lists (a missing or truncated data.mdb); True if any.
+
+    Checked before BasicSR opens them: it maps data.mdb into memory, and a truncated one kills training with SIGBUS.
+    """
+    if not isinstance(dataset.get('io_backend'), dict) or dataset['io_backend'].get('type') != 'lmdb':
+        return False
+    found = False
+    for key in ('dataroot_gt', 'dataroot_lq'):
+        root = dataset.get(key)
+        if isinstance(root, str) and os.path.isdir(root):
+            problem = check_lmdb_files(root)
+            if problem:
+                problems.add(f'{where}.{key}', problem)
+                found = True
+    return found
 
 
 def _check_first_sample(problems, built, where):
