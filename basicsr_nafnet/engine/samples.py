@@ -27,7 +27,13 @@ def _diagnose(path, from_lmdb):
 
     with open(path, 'rb') as f:
         data = f.read()
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
+    if not data:
+        return 'is empty'
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        decoded = None
+    if decoded is None:
         return f'cannot be decoded as an image ({len(data)} bytes: damaged, truncated or not an image)'
     return None
 
