@@ -34,7 +34,7 @@ from .option_check import validate_options
 from .options import (OptionsError, apply_force_yml, check_paths, load_options, normalize_options,
                       resolve_option_file)
 from .ownership import own_run
-from .samples import ExplainedDataset, SampleError, sample_error_message
+from .samples import ExplainedDataset, SampleError, sample_error_message, unreadable_files
 from .sampling import ResumableSampler, SeededDataset
 
 __all__ = ['parse_options', 'load_resume_state', 'create_train_val_dataloader', 'install', 'train', 'test']
@@ -112,6 +112,7 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
                 opt['path'][key] = resolve_weights(opt['path'][key])
     check_paths(opt, source=args.opt)
     validate_options(opt, is_train, source=args.opt)
+    _check_image_files(opt, source=args.opt)
     set_random_seed(seed + opt['rank'])
 
     if is_train:
@@ -126,6 +127,17 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
     if on_parsed is not None:
         on_parsed(opt, root_path, is_train)
     return opt, args
+
+
+def _check_image_files(opt, source, limit=5):
+    """Files of folder datasets that cannot be images, named before anything is created (not mid-run)."""
+    problems = [f'datasets.{phase}: {path} {problem}' for phase, dataset in opt['datasets'].items()
+                for path, problem in unreadable_files(dataset)]
+    if problems:
+        more = [f'... and {len(problems) - limit} more'] if len(problems) > limit else []
+        raise OptionsError(f'{source}: {len(problems)} file(s) in the datasets cannot be read as images; replace '
+                           'or remove them (BasicSR reads every file in the folders):\n'
+                           + '\n'.join(problems[:limit] + more))
 
 
 def load_resume_state(opt):

@@ -4,12 +4,19 @@ The option checks read the first pair of each dataset before anything is created
 is met only when training or validation reaches it, often inside a DataLoader worker. :func:`read_sample`
 turns any failure into a :class:`SampleError` whose one-line message says which file of which dataset to
 replace; :func:`sample_error_message` recovers that line from the copy a worker process re-raises.
+:func:`unreadable_files` finds, before the run starts, the files of a folder dataset that cannot be images
+at all (empty, or no image signature in their first bytes): cheap enough for thousands of files.
 """
+import os
 import os.path as osp
 
 from torch.utils.data import Dataset
 
-__all__ = ['SampleError', 'ExplainedDataset', 'read_sample', 'sample_error_message']
+__all__ = ['SampleError', 'ExplainedDataset', 'read_sample', 'sample_error_message', 'unreadable_files']
+
+# the first bytes of the image formats OpenCV reads; a file with none of them fails when it is decoded
+_SIGNATURES = (b'\x89PNG\r\n\x1a\n', b'\xff\xd8\xff', b'BM', b'II*\x00', b'MM\x00*', b'RIFF', b'P1', b'P2', b'P3',
+               b'P4', b'P5', b'P6', b'\x00\x00\x00\x0cjP  ', b'\xff\x4f\xff\x51', b'v/1\x01', b'#?RADIANCE', b'#?RGBE')
 
 
 class SampleError(RuntimeError):
@@ -51,6 +58,33 @@ def _explain(dataset, index, where, err):
     named = f' ({", ".join(str(f) for f in files)})' if files else ''
     detail = ' '.join(str(err).split())[:300]
     return f'{where}: reading sample {index}{named} failed: {type(err).__name__}: {detail}'
+
+
+def unreadable_files(dataset_opt):
+    """``(path, problem)`` for each file BasicSR would list in a folder dataset that cannot be an image.
+
+    Only disk folders read by listing (BasicSR's ``paired_paths_from_folder``: every file not starting with a
+    dot); LMDB and meta-info datasets are left alone. Only the first bytes are read, so a file damaged further
+    in passes here and is named by :func:`read_sample` when the run reaches it.
+    """
+    if (dataset_opt.get('io_backend') or {}).get('type') != 'disk' or dataset_opt.get('meta_info_file'):
+        return []
+    found = []
+    for key in ('dataroot_lq', 'dataroot_gt'):
+        folder = dataset_opt.get(key)
+        if not isinstance(folder, str) or not osp.isdir(folder):
+            continue
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.startswith('.') or not entry.is_file():
+                continue
+            with open(entry.path, 'rb') as f:
+                head = f.read(16)
+            if not head:
+                found.append((entry.path, 'is empty'))
+            elif not head.startswith(_SIGNATURES):
+                found.append((entry.path, 'is not an image (its first bytes are no PNG, JPEG, BMP, TIFF, WebP, '
+                                          'PNM, JPEG 2000, EXR or HDR signature)'))
+    return found
 
 
 def read_sample(dataset, index, where):

@@ -47,3 +47,20 @@ def test_damaged_image_mid_run_stops_in_one_line_and_resumes(where, tmp_path, mo
     params = torch.load(tmp_path / 'experiments' / 'broken' / 'models' / 'net_g_latest.pth', weights_only=True)
     assert all(torch.isfinite(v).all() for v in params['params'].values())
     assert not list((tmp_path / 'experiments').glob('broken_archived_*'))  # resumed, not started over
+
+
+def test_files_that_cannot_be_images_are_named_before_anything_is_created(tmp_path, monkeypatch, capsys):
+    data = make_paired_folders(str(tmp_path / 'data'))
+    (tmp_path / 'data' / 'train' / 'blur' / '003.png').write_bytes(b'')
+    (tmp_path / 'data' / 'val' / 'sharp' / '001.png').write_text('<html>not found</html>')
+    opt_path = write_options(tiny_options(data, name='bad_files'), tmp_path / 'opt.yml')
+    run_dir = tmp_path / 'run'
+    run_dir.mkdir()
+    monkeypatch.chdir(run_dir)
+
+    assert train_main(['-opt', opt_path]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: '), err
+    assert f'datasets.train: {data}/train/blur/003.png is empty' in err
+    assert f'datasets.val: {data}/val/sharp/001.png is not an image' in err
+    assert list(run_dir.iterdir()) == []  # no experiments/, no tb_logger/
