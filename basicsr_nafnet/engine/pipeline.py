@@ -62,7 +62,7 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
     so nothing is created, renamed or deleted for options that cannot run. ``resolve_weights(reference)``, when
     given (the entry points pass the inference floor's, which knows URLs and model-zoo names), turns each
     ``path.pretrain_network_*`` that is not a local file into one (downloading into the cache if needed).
-    ``on_parsed(opt, root_path, is_train)``, when given, is called last (:func:`train` takes the run's lock there).
+    ``on_parsed(opt, root_path, is_train)``, when given, is called last (:func:`test` takes the run's lock there).
     """
     from basicsr.utils import set_random_seed
     from basicsr.utils.dist_util import get_dist_info
@@ -140,8 +140,12 @@ def _check_image_files(opt, source, limit=5):
                            + '\n'.join(problems[:limit] + more))
 
 
-def load_resume_state(opt):
-    """BasicSR's ``load_resume_state`` on any device, under ``root_path``, with ``weights_only=True``."""
+def load_resume_state(opt, on_loaded=None):
+    """BasicSR's ``load_resume_state`` on any device, under ``root_path``, with ``weights_only=True``.
+
+    ``on_loaded(opt)``, when given, is called once the state (or its absence) is known to be sound, right before
+    BasicSR makes or moves aside the run folder (:func:`train` takes the run's lock there).
+    """
     from basicsr.utils import check_resume
 
     _resume.clear()
@@ -151,6 +155,8 @@ def load_resume_state(opt):
         path = found or None
         opt['path']['resume_state'] = path
     if not path:
+        if on_loaded is not None:
+            on_loaded(opt)
         return None
     state = load_state(path, what='training state')
     if not (isinstance(state, dict) and {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state)):
@@ -158,6 +164,8 @@ def load_resume_state(opt):
                            'schedulers); path.resume_state wants a training_states/<iter>.state file')
     check_resume(opt, state['iter'])
     _resume.update(epoch=state['epoch'], iter=state['iter'], state=state)
+    if on_loaded is not None:
+        on_loaded(opt)
     return state
 
 
@@ -210,7 +218,7 @@ def create_train_val_dataloader(opt, logger):
     return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
 
-def install(argv=None, prog=None, resolve_weights=None, on_parsed=None):
+def install(argv=None, prog=None, resolve_weights=None, on_parsed=None, on_loaded=None):
     """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent).
 
     Args:
@@ -218,6 +226,7 @@ def install(argv=None, prog=None, resolve_weights=None, on_parsed=None):
         prog (str | None): The command's name in usage and error lines (default: train.py / test.py).
         resolve_weights (callable | None): See :func:`parse_options`.
         on_parsed (callable | None): See :func:`parse_options`.
+        on_loaded (callable | None): See :func:`load_resume_state`.
     """
     import basicsr.test
     import basicsr.train
@@ -227,7 +236,8 @@ def install(argv=None, prog=None, resolve_weights=None, on_parsed=None):
     parse = functools.partial(parse_options, **given) if given else parse_options
     basicsr.train.parse_options = parse
     basicsr.test.parse_options = parse
-    basicsr.train.load_resume_state = load_resume_state
+    basicsr.train.load_resume_state = (functools.partial(load_resume_state, on_loaded=on_loaded) if on_loaded
+                                       else load_resume_state)
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
 
 
@@ -261,7 +271,9 @@ def train(root_path=None, argv=None, prog=None, resolve_weights=None):
 
     with contextlib.ExitStack() as held:
         run = {}
-        install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held, run))
+        # the lock once the resume state is read: a refused or bad state then leaves even experiments/ untouched
+        install(argv, prog, resolve_weights, on_parsed=lambda opt, root, _: run.update(name=opt['name'], root=root),
+                on_loaded=lambda opt: _own_run(held, opt, opt['root_path'], True))
         _fresh_logger()
         try:
             basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
@@ -281,14 +293,13 @@ def test(root_path=None, argv=None, prog=None, resolve_weights=None):
     import basicsr.test
 
     with contextlib.ExitStack() as held:
-        install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held, {}))
+        install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held))
         _fresh_logger()
         basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
 
 
-def _own_run(held, run, opt, root_path, is_train):
+def _own_run(held, opt, root_path, is_train):
     """Take the run's lock (rank 0 only: the other ranks of a run share its folder) for as long as ``held`` lasts."""
-    run.update(name=opt['name'], root=root_path)
     if opt.get('rank', 0) == 0:
         held.enter_context(own_run(opt['name'], root_path, is_train))
 
