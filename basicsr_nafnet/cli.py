@@ -3,6 +3,8 @@
 - A user error (a bad argument, option key, file, dataset, checkpoint or device) ends with one line
   on stderr, ``error: <the file or key and what is wrong>``, and exit status 2; no traceback.
 - Ctrl-C ends with one line, ``interrupted: <what is kept>``, and exit status 130.
+- A run that started and then met something the user can change (:class:`~basicsr_nafnet.errors.RunFailed`)
+  ends with one line, ``error: <what to change and how to go on>``, and exit status 1.
 - Anything else is a bug and keeps its traceback.
 
 Scripts are thin: an :class:`ArgumentParser`, checks of their arguments with the helpers below
@@ -13,7 +15,7 @@ import functools
 import os
 import sys
 
-from .errors import UserError
+from .errors import RunFailed, UserError
 from .fileio import check_component, is_inside
 
 __all__ = [
@@ -83,6 +85,9 @@ def command(interrupted='nothing half-written was left behind'):
             except (UserError, OSError) as err:
                 print(f'error: {describe(err)}', file=sys.stderr)
                 return EXIT_USAGE
+            except RunFailed as err:
+                print(f'error: {one_line(err)}', file=sys.stderr)
+                return EXIT_FAILED
             return EXIT_OK if status is None else status
 
         return run

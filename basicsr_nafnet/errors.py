@@ -3,11 +3,19 @@
 Library functions raise a subclass with a message that names the file or key and what is wrong;
 the command-line tools (:mod:`basicsr_nafnet.cli`) print that message as one line and exit 2. Any
 other exception is a bug and keeps its traceback. ``UserError`` is a ``ValueError``, so code that
-caught ``ValueError`` before still does.
+caught ``ValueError`` before still does. :class:`RunFailed` is the one kind of failure met after a run
+started (a damaged image reached mid-training): one line too, but exit status 1, and what the run saved stays.
 """
 
-__all__ = ['UserError']
+__all__ = ['UserError', 'RunFailed']
 
 
 class UserError(ValueError):
     """Input that cannot be used, with a message naming the file or key and what is wrong."""
+
+
+class RunFailed(Exception):
+    """A run that started and then stopped on something the user can change; the message says what, and how to go on.
+
+    Not a :class:`UserError`: those come before anything is created. Commands print it as one line, exit 1.
+    """

@@ -14,7 +14,7 @@ import uuid
 from .errors import UserError
 
 __all__ = ['IMAGE_EXTENSIONS', 'atomic_open', 'atomic_save', 'atomic_write', 'check_component', 'is_inside',
-           'remove_stale_temporaries', 'to_builtin']
+           'leftover_temporaries', 'remove_stale_temporaries', 'to_builtin']
 
 # the image files every command reads (lower-case; compare with name.lower())
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -38,7 +38,7 @@ def atomic_open(path, mode='wb', encoding=None, newline=None):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     # unique per process and call; a leading dot keeps it out of folder listings and image globs
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp')
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp')  # see _TEMP_NAME
     text = mode == 'w'
     try:
         with open(tmp, 'x' if text else 'xb', encoding=(encoding or 'utf-8') if text else None,
@@ -53,8 +53,26 @@ def atomic_open(path, mode='wb', encoding=None, newline=None):
         raise
 
 
-# the temporary files atomic_open makes: .<name>.<pid>-<8 hex digits>.tmp
-_TEMPORARY = re.compile(r'^\..+\.(\d+)-[0-9a-f]{8}\.tmp$')
+# the temporary names atomic_open makes: .<final name>.<pid>-<8 hex digits>.tmp
+_TEMP_NAME = re.compile(r'\..+\.(\d+)-[0-9a-f]{8}\.tmp')
+
+
+def leftover_temporaries(folder, final_name=None):
+    """Paths of :func:`atomic_open` temporaries in ``folder`` (what a ``kill -9`` during a write leaves).
+
+    Only names of that exact pattern are listed, optionally only those whose final name matches the regular
+    expression ``final_name``. Removing them is safe only while no other process writes into ``folder``
+    (hold its :func:`~basicsr_nafnet.locks.output_lock`), or for those of dead processes
+    (:func:`remove_stale_temporaries`).
+    """
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in sorted(os.listdir(folder)):
+        if _TEMP_NAME.fullmatch(name) and (final_name is None or re.fullmatch(
+                final_name, name[1:].rsplit('.', 2)[0])):
+            found.append(os.path.join(folder, name))
+    return found
 
 
 def _alive(pid):
@@ -71,13 +89,12 @@ def remove_stale_temporaries(folder):
     """Remove the temporary files :func:`atomic_open` left in ``folder`` when its process was killed (``kill -9``
     runs no clean-up); those of live processes stay. Not recursive. Returns the names removed."""
     removed = []
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        for name in os.listdir(folder):
-            match = _TEMPORARY.match(name)
-            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(folder, name))
-                    removed.append(name)
+    for path in leftover_temporaries(folder):
+        pid = int(_TEMP_NAME.fullmatch(os.path.basename(path)).group(1))
+        if pid != os.getpid() and not _alive(pid):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(os.path.basename(path))
     return sorted(removed)
 
 

@@ -60,3 +60,19 @@ def write_options(opt, path):
     with open(path, 'w') as f:
         yaml.safe_dump(opt, f, sort_keys=False)
     return str(path)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def command_env():
+    """The environment of a command run as a subprocess: this checkout importable, one thread (two runs compare)."""
+    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''), OMP_NUM_THREADS='1',
+                PYTHONUNBUFFERED='1')
+
+
+def train_command(opt_path, *args, script='train.py'):
+    """``python basicsr_nafnet/<script> -opt <opt_path> ...`` as a subprocess argument list."""
+    import sys
+
+    return [sys.executable, os.path.join(REPO, 'basicsr_nafnet', script), '-opt', str(opt_path), *args]

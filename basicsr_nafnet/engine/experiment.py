@@ -1,14 +1,15 @@
 """The experiment folder layout BasicSR writes, in one place.
 
 Training writes ``<root>/experiments/<name>/`` with ``models/net_g_<iter>.pth`` (and ``net_g_latest.pth``),
-``training_states/<iter>.state`` and ``visualization/``; testing writes ``<root>/results/<name>/``. Every
-module that needs one of these paths asks here.
+``training_states/<iter>.state`` and ``visualization/``; testing writes ``<root>/results/<name>/``. A run's
+lock file lies beside its folder (``<root>/experiments/.<name>.lock``), not in it: BasicSR renames an older
+folder of the same name aside. Every module that needs one of these paths asks here.
 """
 import os
 import os.path as osp
 
 __all__ = ['LATEST', 'STATE_SUFFIX', 'checkpoint_path', 'experiment_paths', 'run_paths', 'run_finished',
-           'latest_state', 'results_paths', 'run_name_of_checkpoint']
+           'latest_state', 'results_paths', 'run_lock_path', 'run_name_of_checkpoint']
 
 LATEST = 'latest'  # BasicSR's label for the last saved weights: net_g_latest.pth
 STATE_SUFFIX = '.state'
@@ -29,6 +30,11 @@ def results_paths(name, root='.'):
     """The ``opt['path']`` entries of a test run called ``name`` under ``root``."""
     run = osp.join(root, 'results', name)
     return dict(results_root=run, log=run, visualization=osp.join(run, 'visualization'))
+
+
+def run_lock_path(name, root='.', is_train=True):
+    """The lock file of run ``name``: ``<root>/experiments/.<name>.lock`` (``results/`` for a test run)."""
+    return osp.join(root, 'experiments' if is_train else 'results', f'.{name}.lock')
 
 
 def checkpoint_path(name, root='.', label=LATEST, net_label='net_g'):

@@ -8,10 +8,14 @@
 - ``load_resume_state``: looks under ``root_path`` (BasicSR looks in ./experiments), maps to the
   CPU instead of ``torch.cuda.current_device()``, loads with ``weights_only=True``.
 - ``create_train_val_dataloader``: counts iterations per epoch as the loader yields them
-  (``drop_last``), and makes resumed runs see exactly the data a straight run sees.
+  (``drop_last``), and makes resumed runs see exactly the data a straight run sees, whether the state was
+  saved mid-epoch or after an epoch's last batch.
 
-The pipelines themselves are BasicSR's, unchanged.
+The pipelines themselves are BasicSR's, unchanged. :func:`train` and :func:`test` hold the run's lock
+(:mod:`~basicsr_nafnet.engine.ownership`) from the parsed options to the end, and turn a sample that fails to
+read mid-run into one line (:class:`~basicsr_nafnet.errors.RunFailed`) that says how to go on.
 """
+import contextlib
 import functools
 import math
 import os
@@ -23,11 +27,14 @@ import torch
 
 from .checkpoint import load_state
 from ..cli import ArgumentParser
+from ..errors import RunFailed
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
 from .options import (OptionsError, apply_force_yml, check_paths, load_options, normalize_options,
                       resolve_option_file)
+from .ownership import own_run
+from .samples import ExplainedDataset, SampleError, sample_error_message, unreadable_files
 from .sampling import ResumableSampler, SeededDataset
 
 __all__ = ['parse_options', 'load_resume_state', 'create_train_val_dataloader', 'install', 'train', 'test']
@@ -48,13 +55,14 @@ def build_parser(prog=None):
     return parser
 
 
-def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weights=None):
+def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weights=None, on_parsed=None):
     """BasicSR's ``parse_options`` contract (returns ``opt, args``), done safely.
 
     Every option is checked (:func:`~basicsr_nafnet.engine.option_check.validate_options`) before this returns,
     so nothing is created, renamed or deleted for options that cannot run. ``resolve_weights(reference)``, when
     given (the entry points pass the inference floor's, which knows URLs and model-zoo names), turns each
     ``path.pretrain_network_*`` that is not a local file into one (downloading into the cache if needed).
+    ``on_parsed(opt, root_path, is_train)``, when given, is called last (:func:`test` takes the run's lock there).
     """
     from basicsr.utils import set_random_seed
     from basicsr.utils.dist_util import get_dist_info
@@ -104,6 +112,7 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
                 opt['path'][key] = resolve_weights(opt['path'][key])
     check_paths(opt, source=args.opt)
     validate_options(opt, is_train, source=args.opt)
+    _check_image_files(opt, source=args.opt)
     set_random_seed(seed + opt['rank'])
 
     if is_train:
@@ -115,11 +124,28 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
             opt['logger']['save_checkpoint_freq'] = 8
     else:
         opt['path'].update(results_paths(opt['name'], root_path))
+    if on_parsed is not None:
+        on_parsed(opt, root_path, is_train)
     return opt, args
 
 
-def load_resume_state(opt):
-    """BasicSR's ``load_resume_state`` on any device, under ``root_path``, with ``weights_only=True``."""
+def _check_image_files(opt, source, limit=5):
+    """Files of folder datasets that cannot be images, named before anything is created (not mid-run)."""
+    problems = [f'datasets.{phase}: {path} {problem}' for phase, dataset in opt['datasets'].items()
+                for path, problem in unreadable_files(dataset)]
+    if problems:
+        more = [f'... and {len(problems) - limit} more'] if len(problems) > limit else []
+        raise OptionsError(f'{source}: {len(problems)} file(s) in the datasets cannot be read as images; replace '
+                           'or remove them (BasicSR reads every file in the folders):\n'
+                           + '\n'.join(problems[:limit] + more))
+
+
+def load_resume_state(opt, on_loaded=None):
+    """BasicSR's ``load_resume_state`` on any device, under ``root_path``, with ``weights_only=True``.
+
+    ``on_loaded(opt)``, when given, is called once the state (or its absence) is known to be sound, right before
+    BasicSR makes or moves aside the run folder (:func:`train` takes the run's lock there).
+    """
     from basicsr.utils import check_resume
 
     _resume.clear()
@@ -129,13 +155,17 @@ def load_resume_state(opt):
         path = found or None
         opt['path']['resume_state'] = path
     if not path:
+        if on_loaded is not None:
+            on_loaded(opt)
         return None
     state = load_state(path, what='training state')
     if not (isinstance(state, dict) and {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state)):
         raise OptionsError(f'training state {path}: not a BasicSR training state (no iter, epoch, optimizers and '
                            'schedulers); path.resume_state wants a training_states/<iter>.state file')
     check_resume(opt, state['iter'])
-    _resume.update(epoch=state['epoch'], iter=state['iter'])
+    _resume.update(epoch=state['epoch'], iter=state['iter'], state=state)
+    if on_loaded is not None:
+        on_loaded(opt)
     return state
 
 
@@ -150,7 +180,7 @@ def create_train_val_dataloader(opt, logger):
     for phase, dataset_opt in opt['datasets'].items():
         if phase == 'train':
             enlarge = dataset_opt.get('dataset_enlarge_ratio', 1)
-            train_set = SeededDataset(build_dataset(dataset_opt), opt['manual_seed'])
+            train_set = SeededDataset(build_dataset(dataset_opt), opt['manual_seed'], 'datasets.train')
             batch_size = dataset_opt['batch_size_per_gpu']
             train_sampler = ResumableSampler(EnlargedSampler(train_set, opt['world_size'], opt['rank'], enlarge),
                                              batch_size)
@@ -163,16 +193,20 @@ def create_train_val_dataloader(opt, logger):
             total_iters = int(opt['train']['total_iter'])
             total_epochs = math.ceil(total_iters / iters_per_epoch)
             if _resume:
-                # the interrupted epoch resumes where it stopped instead of from its start
                 done_in_epoch = _resume['iter'] - _resume['epoch'] * iters_per_epoch
-                if 0 < done_in_epoch < iters_per_epoch:
+                if done_in_epoch == iters_per_epoch:
+                    # saved after the epoch's last batch: BasicSR would replay the whole epoch; start the next one
+                    # (the pipeline reads the state's epoch after this returns)
+                    _resume['state']['epoch'] += 1
+                elif 0 < done_in_epoch < iters_per_epoch:
+                    # the interrupted epoch resumes where it stopped instead of from its start
                     train_sampler.skip_iterations(_resume['epoch'], done_in_epoch)
             logger.info(f'Training statistics:\n\tNumber of train images: {len(train_set)}'
                         f'\n\tDataset enlarge ratio: {enlarge}\n\tBatch size per process: {batch_size}'
                         f'\n\tWorld size: {opt["world_size"]}\n\tIterations per epoch: {iters_per_epoch}'
                         f'\n\tTotal epochs: {total_epochs}; iters: {total_iters}.')
         elif phase.split('_')[0] == 'val':
-            val_set = build_dataset(dataset_opt)
+            val_set = ExplainedDataset(build_dataset(dataset_opt), f'datasets.{phase}')
             val_loader = build_dataloader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
                                           sampler=None, seed=opt['manual_seed'])
             logger.info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
@@ -184,23 +218,26 @@ def create_train_val_dataloader(opt, logger):
     return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
 
-def install(argv=None, prog=None, resolve_weights=None):
+def install(argv=None, prog=None, resolve_weights=None, on_parsed=None, on_loaded=None):
     """Point ``basicsr.train``/``basicsr.test`` at the functions above (idempotent).
 
     Args:
         argv (list[str] | None): Command-line arguments for ``parse_options``; None reads ``sys.argv``.
         prog (str | None): The command's name in usage and error lines (default: train.py / test.py).
         resolve_weights (callable | None): See :func:`parse_options`.
+        on_parsed (callable | None): See :func:`parse_options`.
+        on_loaded (callable | None): See :func:`load_resume_state`.
     """
     import basicsr.test
     import basicsr.train
 
-    given = dict(argv=argv, prog=prog, resolve_weights=resolve_weights)
+    given = dict(argv=argv, prog=prog, resolve_weights=resolve_weights, on_parsed=on_parsed)
     given = {k: v for k, v in given.items() if v is not None}
     parse = functools.partial(parse_options, **given) if given else parse_options
     basicsr.train.parse_options = parse
     basicsr.test.parse_options = parse
-    basicsr.train.load_resume_state = load_resume_state
+    basicsr.train.load_resume_state = (functools.partial(load_resume_state, on_loaded=on_loaded) if on_loaded
+                                       else load_resume_state)
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
 
 
@@ -232,9 +269,16 @@ def train(root_path=None, argv=None, prog=None, resolve_weights=None):
     """
     import basicsr.train
 
-    install(argv, prog, resolve_weights)
-    _fresh_logger()
-    basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
+    with contextlib.ExitStack() as held:
+        run = {}
+        # the lock once the resume state is read: a refused or bad state then leaves even experiments/ untouched
+        install(argv, prog, resolve_weights, on_parsed=lambda opt, root, _: run.update(name=opt['name'], root=root),
+                on_loaded=lambda opt: _own_run(held, opt, opt['root_path'], True))
+        _fresh_logger()
+        try:
+            basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
+        except SampleError as err:  # also the copy a DataLoader worker re-raises
+            raise RunFailed(f'training stopped: {sample_error_message(err)}; then {_how_to_go_on(run)}') from None
 
 
 def test(root_path=None, argv=None, prog=None, resolve_weights=None):
@@ -248,6 +292,20 @@ def test(root_path=None, argv=None, prog=None, resolve_weights=None):
     """
     import basicsr.test
 
-    install(argv, prog, resolve_weights)
-    _fresh_logger()
-    basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
+    with contextlib.ExitStack() as held:
+        install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held))
+        _fresh_logger()
+        basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
+
+
+def _own_run(held, opt, root_path, is_train):
+    """Take the run's lock (rank 0 only: the other ranks of a run share its folder) for as long as ``held`` lasts."""
+    if opt.get('rank', 0) == 0:
+        held.enter_context(own_run(opt['name'], root_path, is_train))
+
+
+def _how_to_go_on(run):
+    state = latest_state(experiment_paths(run['name'], run['root'])['training_states']) if run else None
+    if state is None:
+        return 'run the same command again (no training state was saved yet)'
+    return f'continue with --auto_resume (from {osp.relpath(state, run["root"])}, which is complete)'

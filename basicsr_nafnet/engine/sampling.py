@@ -11,15 +11,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .samples import read_sample
+
 __all__ = ['SeededDataset', 'ResumableSampler']
 
 
 class SeededDataset(Dataset):
-    """Wraps a dataset; ``dataset[(epoch, index)]`` seeds ``random`` and numpy from (seed, epoch, index)."""
+    """Wraps a dataset; ``dataset[(epoch, index)]`` seeds ``random`` and numpy from (seed, epoch, index).
 
-    def __init__(self, dataset, seed):
+    A sample that fails to read raises :class:`~basicsr_nafnet.engine.samples.SampleError` naming ``where``.
+    """
+
+    def __init__(self, dataset, seed, where='datasets.train'):
         self.dataset = dataset
         self.seed = int(seed)
+        self.where = where
 
     def __len__(self):
         return len(self.dataset)
@@ -36,7 +42,7 @@ class SeededDataset(Dataset):
         random.seed(sample_seed)
         np.random.seed(sample_seed)
         try:
-            return self.dataset[index]
+            return read_sample(self.dataset, index, self.where)
         finally:  # leave the caller's streams as they were (matters with num_worker_per_gpu: 0)
             random.setstate(py_state)
             np.random.set_state(np_state)

@@ -208,6 +208,8 @@ def snapshot(top):
 # (id, command, argv, expected exit status, texts the one stderr line must hold) in each family's CASES; '{outside}'
 # is replaced by the absolute path of the folder beside the world.
 REPORT = []  # one row per case run, for the catalogue
+# everything from this line of docs/reliability.md on is written by hand or by other tests, and kept
+KEPT_MARKER = '<!-- below: kept when the catalogue is regenerated -->'
 TEST_ROOTS = []  # the worlds' top folders, hidden in the catalogue's messages
 # cases that reach onnx/onnxruntime/openvino (pip install -e .[deploy]); without them the message is the missing
 # package's, tested in tests/inference/test_onnx.py
@@ -303,4 +305,10 @@ def write_report(target):
         'tests/inference/test_kill_deblur.py; 3 points per command in every test run).',
         '',
     ]
+    # the sections other tests report into (kill -9, two at once) follow the catalogue and are kept
+    if os.path.isfile(target):
+        with open(target, encoding='utf-8') as f:
+            old = f.read()
+        if KEPT_MARKER in old:
+            text.append(old[old.index(KEPT_MARKER):].rstrip('\n') + '\n')
     atomic_write(target, '\n'.join(text))
