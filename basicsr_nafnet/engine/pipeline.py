@@ -26,7 +26,7 @@ from ..cli import ArgumentParser
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
-from .options import (OptionsError, apply_force_yml, check_paths, load_options, normalize_options,
+from .options import (OptionsError, apply_force_yml, check_num_gpu, check_paths, load_options, normalize_options,
                       resolve_option_file)
 from .sampling import ResumableSampler, SeededDataset
 
@@ -81,7 +81,7 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
     opt['is_train'] = is_train
     if args.debug and isinstance(opt.get('name'), str) and not opt['name'].startswith('debug'):
         opt['name'] = 'debug_' + opt['name']
-    num_gpu = opt.get('num_gpu', 'auto')
+    num_gpu = check_num_gpu(opt.get('num_gpu', 'auto'), args.opt)
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else num_gpu
     if opt['num_gpu'] and not torch.cuda.is_available():
         warnings.warn(f"{args.opt}: num_gpu is {opt['num_gpu']} but CUDA is not available: running on the CPU")
