@@ -8,7 +8,8 @@
 - ``load_resume_state``: looks under ``root_path`` (BasicSR looks in ./experiments), maps to the
   CPU instead of ``torch.cuda.current_device()``, loads with ``weights_only=True``.
 - ``create_train_val_dataloader``: counts iterations per epoch as the loader yields them
-  (``drop_last``), and makes resumed runs see exactly the data a straight run sees.
+  (``drop_last``), makes resumed runs see exactly the data a straight run sees, and builds
+  ``prefetch_mode: cpu`` loaders whose thread's failure reaches the loop (BasicSR's hangs).
 
 The pipelines themselves are BasicSR's, unchanged.
 """
@@ -26,6 +27,7 @@ from ..cli import ArgumentParser
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
+from .prefetch import PrefetchLoader
 from .options import (OptionsError, apply_force_yml, check_num_gpu, check_paths, load_options, normalize_options,
                       resolve_option_file)
 from .sampling import ResumableSampler, SeededDataset
@@ -139,9 +141,20 @@ def load_resume_state(opt):
     return state
 
 
+def build_loader(dataset, dataset_opt, **kwargs):
+    """BasicSR's ``build_dataloader``; ``prefetch_mode: cpu`` gets :class:`PrefetchLoader` instead of BasicSR's
+    PrefetchDataLoader, whose thread dies silently and leaves training waiting forever."""
+    from basicsr.data import build_dataloader
+
+    loader = build_dataloader(dataset, dict(dataset_opt, prefetch_mode=None), **kwargs)
+    if dataset_opt.get('prefetch_mode') == 'cpu':
+        return PrefetchLoader(loader, dataset_opt.get('num_prefetch_queue', 1))
+    return loader
+
+
 def create_train_val_dataloader(opt, logger):
     """BasicSR's loader set-up with exact iteration counts and resumable, seeded data order."""
-    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.data import build_dataset
     from basicsr.data.data_sampler import EnlargedSampler
 
     train_loader = train_sampler = None
@@ -154,7 +167,7 @@ def create_train_val_dataloader(opt, logger):
             batch_size = dataset_opt['batch_size_per_gpu']
             train_sampler = ResumableSampler(EnlargedSampler(train_set, opt['world_size'], opt['rank'], enlarge),
                                              batch_size)
-            train_loader = build_dataloader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+            train_loader = build_loader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
                                             sampler=train_sampler, seed=opt['manual_seed'])
             iters_per_epoch = len(train_loader)  # what the loader yields: drop_last counted
             if iters_per_epoch == 0:
@@ -173,7 +186,7 @@ def create_train_val_dataloader(opt, logger):
                         f'\n\tTotal epochs: {total_epochs}; iters: {total_iters}.')
         elif phase.split('_')[0] == 'val':
             val_set = build_dataset(dataset_opt)
-            val_loader = build_dataloader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+            val_loader = build_loader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
                                           sampler=None, seed=opt['manual_seed'])
             logger.info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
             val_loaders.append(val_loader)
