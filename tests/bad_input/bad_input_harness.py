@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = sys.executable
 DEPLOY_MISSING = deploy_packages_missing()
 NO_CUDA = 'cuda' if not torch.cuda.is_available() else 'cuda:99'
-FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench')  # test_bad_input_<family>.py each
+FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench', 'options')  # test_bad_input_<family>.py each
 
 
 def _load_script(name):
