@@ -59,7 +59,28 @@ def check_network(problems, opt):
         problems.append(str(err))
         return None
     _check_image_channels(problems, opt)
+    _check_output_size(problems, net, opt)
     return net
+
+
+def _check_output_size(problems, net, opt, size=64):
+    """One meta-device forward: the output must be the input times ``scale`` (an SR arch such as RRDBNet upscales by
+    4 unless told otherwise, and the loss then fails on the first batch). Archs whose forward the meta device cannot
+    run are left to the run."""
+    network = opt['network_g']
+    channels = network.get('img_channel', network.get('num_in_ch', 3))
+    scale = opt.get('scale', 1)
+    if not isinstance(channels, int) or not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        return
+    try:
+        with torch.no_grad():
+            out = net(torch.empty(1, channels, size, size, device='meta'))
+    except Exception:  # an op without a meta kernel, or a shape the arch refuses: the other checks or the run say
+        return
+    if not isinstance(out, torch.Tensor) or tuple(out.shape[-2:]) != (size * scale, size * scale):
+        shape = 'x'.join(map(str, out.shape[-2:])) if isinstance(out, torch.Tensor) else type(out).__name__
+        problems.add('network_g', f"{network['type']} turns a {size}x{size} input into {shape}; the pairs need "
+                     f'{size * scale}x{size * scale} (scale: {scale}); set the arch\'s own scale or upscale option')
 
 
 def _check_image_channels(problems, opt):
