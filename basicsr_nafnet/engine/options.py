@@ -155,7 +155,8 @@ def check_num_gpu(value, source='options'):
     if value == 'auto':
         return value
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GPUS:
-        raise OptionsError(f"{source}: num_gpu: expected auto or a whole number of GPUs from 0 (the CPU) to {MAX_GPUS}, "
+        raise OptionsError(f'{source}: num_gpu: expected auto or a whole number of GPUs from 0 (the CPU) to '
+                           f'{MAX_GPUS}, '
                            f'got {value!r:.80}')
     return value
 
@@ -172,7 +173,7 @@ def check_paths(opt, source='options'):
                 if path.strip() and not os.path.exists(path):
                     missing.append(f'datasets.{phase}.{key}: {path}')
     for key, path in (paths.items() if isinstance(paths, dict) else ()):
-        if isinstance(key, str) and isinstance(path, str) and (key.startswith('pretrain_network') or key == 'resume_state'):
+        if isinstance(key, str) and isinstance(path, str) and key.startswith(('pretrain_network', 'resume_state')):
             given.append((f'path.{key}', path))
             if path.strip() and not os.path.isfile(path):
                 missing.append(f'path.{key}: {path}' + (' is a folder' if os.path.isdir(path) else ''))

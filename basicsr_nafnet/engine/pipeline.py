@@ -168,7 +168,7 @@ def create_train_val_dataloader(opt, logger):
             train_sampler = ResumableSampler(EnlargedSampler(train_set, opt['world_size'], opt['rank'], enlarge),
                                              batch_size)
             train_loader = build_loader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                            sampler=train_sampler, seed=opt['manual_seed'])
+                                        sampler=train_sampler, seed=opt['manual_seed'])
             iters_per_epoch = len(train_loader)  # what the loader yields: drop_last counted
             if iters_per_epoch == 0:
                 raise OptionsError(f"datasets.train: {len(train_set)} training samples (x{enlarge}) make no batch of "
@@ -187,7 +187,7 @@ def create_train_val_dataloader(opt, logger):
         elif phase.split('_')[0] == 'val':
             val_set = build_dataset(dataset_opt)
             val_loader = build_loader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                          sampler=None, seed=opt['manual_seed'])
+                                      sampler=None, seed=opt['manual_seed'])
             logger.info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
             val_loaders.append(val_loader)
         else:

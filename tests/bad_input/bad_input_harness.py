@@ -288,9 +288,11 @@ def write_report(target):
         f'- files created, changed, renamed or removed (anywhere under the test root): {touched}',
         '',
         'Seeded mutations of whole option files through `train.py` and `test.py` (keys deleted, renamed or moved, '
-        'wrong types, huge/NaN numbers, damaged YAML, alias bombs, other names and arguments): '
+        'wrong types, huge/NaN numbers, damaged YAML, alias bombs, other names and arguments), drawn from every '
+        'shipped option file on tiny image folders and tiny LMDBs: '
         '[reliability-fuzz.md](reliability-fuzz.md); 100 of them run in every test run '
-        '(tests/bad_input/test_option_fuzz.py).',
+        '(tests/bad_input/test_option_fuzz.py). Keys nobody reads are warned about (one line each, naming the '
+        'nearest known key), not refused; no shipped option file draws one (tests/engine/test_option_faults.py).',
         '',
         *rows,
         '',

@@ -51,8 +51,8 @@ def base_options(world, command):
 
 # where the world keeps tiny data of each layout: image folders (40x48 PNGs) and LMDB (32x32 crops, 40x56 frames)
 TINY_DATA = {
-    'folder': {'train': ('data/train/sharp', 'data/train/blur', 'disk'), 'val': ('data/val/sharp', 'data/val/blur',
-                                                                               'disk')},
+    'folder': {'train': ('data/train/sharp', 'data/train/blur', 'disk'),
+               'val': ('data/val/sharp', 'data/val/blur', 'disk')},
     'lmdb': {'train': ('syn/train/sharp_crops.lmdb', 'syn/train/blur_crops.lmdb', 'lmdb'),
              'val': ('syn/test/target.lmdb', 'syn/test/input.lmdb', 'lmdb')},
 }

@@ -15,6 +15,7 @@ from .values import check_bool, check_int, check_number, registered
 __all__ = ['IO_BACKENDS', 'check_dataset', 'build_dataset']
 
 IO_BACKENDS = ('disk', 'lmdb', 'memcached')
+MAX_ENLARGE_RATIO = 10 ** 5  # BasicSR's samplers hold len(dataset) x ratio indices in memory
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # DataLoader processes per GPU; more is a typo, not a plan
 
 
@@ -62,7 +63,8 @@ def check_dataset(problems, phase, dataset, is_train, opt):
                   exact=True)
         check_int(problems, dataset, 'num_worker_per_gpu', f'{where}.num_worker_per_gpu', low=0, high=MAX_WORKERS,
                   required=True, exact=True)
-        check_number(problems, dataset, 'dataset_enlarge_ratio', f'{where}.dataset_enlarge_ratio', low=1)
+        check_number(problems, dataset, 'dataset_enlarge_ratio', f'{where}.dataset_enlarge_ratio', low=1,
+                     high=MAX_ENLARGE_RATIO)
         _check_loader(problems, dataset, where, opt)
     elif is_train and not phase.startswith('val'):
         problems.add(where, "unknown phase; use 'train' or a name starting with 'val'")
@@ -134,8 +136,8 @@ def _image_sizes(built, dataset):
     pixel is decoded); None where the sizes cannot be had cheaply (memcached, a format PIL cannot open)."""
     backend = dataset['io_backend']['type']
     if backend == 'lmdb':
-        lq, gt = ({key: shape[:2] for key, shape, _ in read_meta_info(dataset[k])} for k in ('dataroot_lq',
-                                                                                              'dataroot_gt'))
+        lq, gt = ({key: shape[:2] for key, shape, _ in read_meta_info(dataset[k])}
+                  for k in ('dataroot_lq', 'dataroot_gt'))
         return [(p['gt_path'], lq.get(p['lq_path']), gt.get(p['gt_path'])) for p in built.paths]
     if backend != 'disk':
         return None
@@ -173,7 +175,8 @@ def _check_pair_sizes(problems, built, dataset, where, crop, scale):
     mismatched = [(name, lq, gt) for name, lq, gt in sizes if (gt[0], gt[1]) != (lq[0] * scale, lq[1] * scale)]
     if mismatched:
         name, lq, gt = mismatched[0]
-        problems.add(where, f'{len(mismatched)} of {len(sizes)} pairs: the sharp image is not the blurred one x{scale}, '
+        problems.add(where, f'{len(mismatched)} of {len(sizes)} pairs: the sharp image is not the blurred one '
+                     f'x{scale}, '
                      f'first {name} (blurred {lq[1]}x{lq[0]}, sharp {gt[1]}x{gt[0]})')
         return
     gt_size = dataset.get('gt_size')

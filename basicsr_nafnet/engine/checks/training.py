@@ -31,7 +31,7 @@ def check_train(problems, opt):
         _check_basicsr_model(problems, opt, train)
         return  # another plugin's model reads its own keys
     check_bool(problems, train, 'use_grad_clip', 'train.use_grad_clip')
-    check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0)
+    check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0, null=False)
     check_bool(problems, train, 'channels_last', 'train.channels_last')
     check_bool(problems, train, 'compile', 'train.compile')
     check_int(problems, train, 'max_nonfinite_steps', 'train.max_nonfinite_steps', low=1)
@@ -51,7 +51,7 @@ def check_train(problems, opt):
             problems.add(f'train.{key}', f'expected a mapping with a type, got {loss!r}')
         elif registered(problems, LOSS_REGISTRY, loss.get('type'), f'train.{key}.type', 'loss'):
             if key == 'pixel_opt':
-                check_number(problems, loss, 'loss_weight', f'train.{key}.loss_weight', low=0)
+                check_number(problems, loss, 'loss_weight', f'train.{key}.loss_weight', low=0, null=False)
             _check_loss_builds(problems, f'train.{key}', LOSS_REGISTRY.get(loss['type']), loss)
 
 
