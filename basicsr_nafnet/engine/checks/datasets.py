@@ -184,8 +184,8 @@ def _check_pair_sizes(problems, built, dataset, where, crop, scale):
         small = [(name, gt) for name, _, gt in sizes if min(gt) < gt_size]
         if small:
             name, gt = min(small, key=lambda s: min(s[1]))
-            problems.add(f'{where}.gt_size', f'{len(small)} of {len(sizes)} pairs are smaller than the crop of '
-                         f'{gt_size} px, the smallest {name} ({gt[1]}x{gt[0]}); lower gt_size or leave those pairs out')
+            problems.add(f'{where}.gt_size', f'{len(small)} of {len(sizes)} pairs are smaller than the patch size '
+                         f'(crop) of {gt_size} px, the smallest {name} ({gt[1]}x{gt[0]}); lower gt_size or leave those pairs out')
 
 
 def _check_first_sample(problems, built, where):
