@@ -13,6 +13,7 @@ Scripts are thin: an :class:`ArgumentParser`, checks of their arguments with the
 import argparse
 import functools
 import os
+import re
 import sys
 
 from .errors import RunFailed, UserError
@@ -20,12 +21,16 @@ from .fileio import check_component, is_inside
 
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
+    'shorten',
     'positive_int', 'non_negative_int', 'add_threads_argument', 'apply_threads', 'parse_device', 'check_component',
     'check_output_dir', 'check_output_file', 'is_inside'
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_DETAIL_LINES = 6
+# a pasted value can be 100,000 characters long: an error line keeps its start and says how long it was
+MAX_WORD_CHARS = 300
+MAX_LINE_CHARS = 2000
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -39,11 +44,38 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f'{self.prog}: error: {message} (see --help)\n')
+        self.exit(EXIT_USAGE, f'{self.prog}: error: {shorten(message)} (see --help)\n')
+
+    def parse_known_args(self, args=None, namespace=None):
+        """argparse's, refusing an empty value given to an option whose default is not empty (``-o ''``):
+        it would otherwise fail later as ``error: : No such file or directory``, naming nothing."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(parsed, action.dest, None)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if action.default != '' and any(isinstance(v, str) and not v.strip() for v in values):
+                name = '/'.join(action.option_strings) or action.dest
+                self.error(f'argument {name}: an empty value; give a path or a value, or leave the option out')
+        return parsed, extras
+
+
+def shorten(text):
+    """``text`` with every word longer than 300 characters cut to its start plus ``... (N characters)``, and the
+    whole cut at 2,000 characters: a key stays readable, a pasted value does not fill the terminal."""
+
+    def cut(match):
+        word = match.group(0)
+        return f"{word[:100]}... ({len(word)} characters)"
+
+    text = re.sub(r'\S{%d,}' % (MAX_WORD_CHARS + 1), cut, str(text))
+    if len(text) > MAX_LINE_CHARS:
+        text = f'{text[:MAX_LINE_CHARS]}... ({len(text)} characters in all)'
+    return text
 
 
 def one_line(message):
-    """A possibly multi-line message as one line: the first line, then up to six detail lines joined by '; '."""
+    """A possibly multi-line message as one line: the first line, then up to six detail lines joined by '; ';
+    long values cut (:func:`shorten`)."""
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     if not lines:
         return '(no message)'
@@ -52,14 +84,14 @@ def one_line(message):
     text = lines[0]
     for line in lines[1:]:  # a line ending in ':' introduces the next one; others are a list
         text += (' ' if text.endswith(':') else '; ') + line
-    return text
+    return shorten(text)
 
 
 def describe(err):
     """The one-line text of a user error; an ``OSError`` as ``<file>: <reason>``."""
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
         target = f' -> {err.filename2}' if err.filename2 is not None else ''
-        return f'{err.filename}{target}: {err.strerror}'
+        return shorten(f'{err.filename}{target}: {err.strerror}')
     return one_line(err)
 
 

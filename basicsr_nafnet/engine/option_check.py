@@ -8,14 +8,17 @@ problem by its key. Networks are built on the ``meta`` device (shapes only, no m
 schedulers and losses on a one-element stand-in, datasets as BasicSR builds them (folder listings
 and LMDB key lists, no image is decoded). The checks themselves live in ``checks/``, one module per concern.
 """
+import warnings
+
 from .checks.datasets import build_dataset, check_dataset
+from .checks.keys import unknown_keys
 from .checks.network import build_meta_network, check_checkpoint_fits, check_network, check_pretrained
 from .checks.run import check_top_level, check_val
 from .checks.training import check_train
 from .checks.values import Problems, section
 from .options import OptionsError
 
-__all__ = ['validate_options', 'build_meta_network', 'check_checkpoint_fits']
+__all__ = ['validate_options', 'warn_unknown_keys', 'build_meta_network', 'check_checkpoint_fits']
 
 
 def validate_options(opt, is_train, source='options', files=True):
@@ -31,6 +34,7 @@ def validate_options(opt, is_train, source='options', files=True):
     Raises:
         OptionsError: Every problem found, one ``key: what is wrong`` line each.
     """
+    warn_unknown_keys(opt, source)
     problems = Problems()
     check_top_level(problems, opt)
     net = check_network(problems, opt)
@@ -51,3 +55,11 @@ def validate_options(opt, is_train, source='options', files=True):
     if problems:
         count = f'{len(problems)} problems' if len(problems) > 1 else 'a problem'
         raise OptionsError(f'{source}: {count} with the options:\n' + '\n'.join(problems))
+
+
+def warn_unknown_keys(opt, source='options'):
+    """One warning per key that nothing reads, naming the nearest known key (a typo is otherwise silently ignored)."""
+    for key, near in unknown_keys(opt):
+        shown = key if len(key) <= 100 else f'{key[:100]}... ({len(key)} characters)'
+        hint = f'; did you mean {near}?' if near else ''
+        warnings.warn(f'{source}: {shown}: unknown key, ignored{hint}', stacklevel=2)

@@ -14,7 +14,7 @@ from ..errors import UserError
 
 __all__ = [
     'OptionsError', 'OptionLoader', 'OPTION_SUFFIXES', 'load_options', 'normalize_options', 'check_paths',
-    'apply_force_yml', 'options_root', 'project_option_file', 'project_option_files',
+    'apply_force_yml', 'check_num_gpu', 'options_root', 'project_option_file', 'project_option_files',
     'resolve_option_file'
 ]
 
@@ -139,19 +139,48 @@ def normalize_options(opt, source='options'):
     return opt
 
 
+# GPUs per machine (BasicSR's num_gpu counts those of one node); more is a typo or a pasted number
+MAX_GPUS = 1024
+
+
+def check_num_gpu(value, source='options'):
+    """``num_gpu`` as BasicSR reads it: 'auto' or a whole number of GPUs, 0 for the CPU.
+
+    A count larger than what this machine has is not an error here (the caller runs on the CPU without CUDA, with a
+    warning); a negative, fractional, text or absurd count is.
+
+    Raises:
+        OptionsError: Naming num_gpu and the value.
+    """
+    if value == 'auto':
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GPUS:
+        raise OptionsError(f'{source}: num_gpu: expected auto or a whole number of GPUs from 0 (the CPU) to '
+                           f'{MAX_GPUS}, '
+                           f'got {value!r:.80}')
+    return value
+
+
 def check_paths(opt, source='options'):
     """Fail early, naming the key and the path, when a dataroot or checkpoint does not exist."""
-    missing = []
+    missing, given = [], []
     datasets, paths = opt.get('datasets'), opt.get('path')
     for phase, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
         for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file'):
             path = dataset.get(key) if isinstance(dataset, dict) else None
-            if isinstance(path, str) and not os.path.exists(path):
-                missing.append(f'datasets.{phase}.{key}: {path}')
+            if isinstance(path, str):
+                given.append((f'datasets.{phase}.{key}', path))
+                if path.strip() and not os.path.exists(path):
+                    missing.append(f'datasets.{phase}.{key}: {path}')
     for key, path in (paths.items() if isinstance(paths, dict) else ()):
-        if isinstance(path, str) and (key.startswith('pretrain_network') or key == 'resume_state'):
-            if not os.path.isfile(path):
+        if isinstance(key, str) and isinstance(path, str) and key.startswith(('pretrain_network', 'resume_state')):
+            given.append((f'path.{key}', path))
+            if path.strip() and not os.path.isfile(path):
                 missing.append(f'path.{key}: {path}' + (' is a folder' if os.path.isdir(path) else ''))
+    empty = [key for key, path in given if not path.strip()]
+    if empty:  # '' is no path at all: say so by key, not "these paths do not exist: datasets.train.dataroot_gt: "
+        raise OptionsError(f"{source}: {', '.join(empty)}: an empty path; give a path, or ~ (null) where the option "
+                           'is optional')
     if missing:
         raise OptionsError(f'{source}: these paths do not exist:\n  ' + '\n  '.join(missing) +
                            '\n(paths are relative to the current directory; see datasets/README.md to prepare data)')

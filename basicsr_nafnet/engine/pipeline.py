@@ -8,8 +8,9 @@
 - ``load_resume_state``: looks under ``root_path`` (BasicSR looks in ./experiments), maps to the
   CPU instead of ``torch.cuda.current_device()``, loads with ``weights_only=True``.
 - ``create_train_val_dataloader``: counts iterations per epoch as the loader yields them
-  (``drop_last``), and makes resumed runs see exactly the data a straight run sees, whether the state was
-  saved mid-epoch or after an epoch's last batch.
+  (``drop_last``), makes resumed runs see exactly the data a straight run sees, whether the state was
+  saved mid-epoch or after an epoch's last batch, and builds ``prefetch_mode: cpu`` loaders whose thread's
+  failure reaches the loop (BasicSR's hangs).
 
 The pipelines themselves are BasicSR's, unchanged. :func:`train` and :func:`test` hold the run's lock
 (:mod:`~basicsr_nafnet.engine.ownership`) from the parsed options to the end, and turn a sample that fails to
@@ -31,7 +32,8 @@ from ..errors import RunFailed
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
-from .options import (OptionsError, apply_force_yml, check_paths, load_options, normalize_options,
+from .prefetch import PrefetchLoader
+from .options import (OptionsError, apply_force_yml, check_num_gpu, check_paths, load_options, normalize_options,
                       resolve_option_file)
 from .ownership import own_run
 from .samples import ExplainedDataset, SampleError, sample_error_message, unreadable_files
@@ -89,7 +91,7 @@ def parse_options(root_path, is_train=True, argv=None, prog=None, resolve_weight
     opt['is_train'] = is_train
     if args.debug and isinstance(opt.get('name'), str) and not opt['name'].startswith('debug'):
         opt['name'] = 'debug_' + opt['name']
-    num_gpu = opt.get('num_gpu', 'auto')
+    num_gpu = check_num_gpu(opt.get('num_gpu', 'auto'), args.opt)
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else num_gpu
     if opt['num_gpu'] and not torch.cuda.is_available():
         warnings.warn(f"{args.opt}: num_gpu is {opt['num_gpu']} but CUDA is not available: running on the CPU")
@@ -169,9 +171,20 @@ def load_resume_state(opt, on_loaded=None):
     return state
 
 
+def build_loader(dataset, dataset_opt, **kwargs):
+    """BasicSR's ``build_dataloader``; ``prefetch_mode: cpu`` gets :class:`PrefetchLoader` instead of BasicSR's
+    PrefetchDataLoader, whose thread dies silently and leaves training waiting forever."""
+    from basicsr.data import build_dataloader
+
+    loader = build_dataloader(dataset, dict(dataset_opt, prefetch_mode=None), **kwargs)
+    if dataset_opt.get('prefetch_mode') == 'cpu':
+        return PrefetchLoader(loader, dataset_opt.get('num_prefetch_queue', 1))
+    return loader
+
+
 def create_train_val_dataloader(opt, logger):
     """BasicSR's loader set-up with exact iteration counts and resumable, seeded data order."""
-    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.data import build_dataset
     from basicsr.data.data_sampler import EnlargedSampler
 
     train_loader = train_sampler = None
@@ -184,8 +197,8 @@ def create_train_val_dataloader(opt, logger):
             batch_size = dataset_opt['batch_size_per_gpu']
             train_sampler = ResumableSampler(EnlargedSampler(train_set, opt['world_size'], opt['rank'], enlarge),
                                              batch_size)
-            train_loader = build_dataloader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                            sampler=train_sampler, seed=opt['manual_seed'])
+            train_loader = build_loader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+                                        sampler=train_sampler, seed=opt['manual_seed'])
             iters_per_epoch = len(train_loader)  # what the loader yields: drop_last counted
             if iters_per_epoch == 0:
                 raise OptionsError(f"datasets.train: {len(train_set)} training samples (x{enlarge}) make no batch of "
@@ -207,8 +220,8 @@ def create_train_val_dataloader(opt, logger):
                         f'\n\tTotal epochs: {total_epochs}; iters: {total_iters}.')
         elif phase.split('_')[0] == 'val':
             val_set = ExplainedDataset(build_dataset(dataset_opt), f'datasets.{phase}')
-            val_loader = build_dataloader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                          sampler=None, seed=opt['manual_seed'])
+            val_loader = build_loader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+                                      sampler=None, seed=opt['manual_seed'])
             logger.info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
             val_loaders.append(val_loader)
         else:

@@ -30,7 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = sys.executable
 DEPLOY_MISSING = deploy_packages_missing()
 NO_CUDA = 'cuda' if not torch.cuda.is_available() else 'cuda:99'
-FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench', 'lmdb')  # test_bad_input_<family>.py each
+# test_bad_input_<family>.py each
+FAMILIES = ('training', 'data', 'inference', 'evaluation', 'bench', 'lmdb', 'options')
 
 
 def _load_script(name):
@@ -290,9 +291,11 @@ def write_report(target):
         f'- files created, changed, renamed or removed (anywhere under the test root): {touched}',
         '',
         'Seeded mutations of whole option files through `train.py` and `test.py` (keys deleted, renamed or moved, '
-        'wrong types, huge/NaN numbers, damaged YAML, alias bombs, other names and arguments): '
+        'wrong types, huge/NaN numbers, damaged YAML, alias bombs, other names and arguments), drawn from every '
+        'shipped option file on tiny image folders and tiny LMDBs: '
         '[reliability-fuzz.md](reliability-fuzz.md); 100 of them run in every test run '
-        '(tests/bad_input/test_option_fuzz.py).',
+        '(tests/bad_input/test_option_fuzz.py). Keys nobody reads are warned about (one line each, naming the '
+        'nearest known key), not refused; no shipped option file draws one (tests/engine/test_option_faults.py).',
         '',
         *rows,
         '',

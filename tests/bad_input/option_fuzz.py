@@ -12,6 +12,8 @@ after. Outcomes:
 What a working run created is removed afterwards, so every case sees the same world.
 """
 import contextlib
+import copy
+import glob
 import io
 import os
 import shutil
@@ -23,7 +25,7 @@ from collections import Counter
 import yaml
 from bad_input_harness import COMMANDS, snapshot
 
-__all__ = ['OUTCOMES', 'GOOD', 'base_options', 'run_mutation', 'format_report']
+__all__ = ['OUTCOMES', 'GOOD', 'base_options', 'shipped_bases', 'run_mutation', 'format_report']
 
 OUTCOMES = ('worked', 'clean refusal', 'traceback', 'hang', 'other exit', 'writes before failure', 'writes outside')
 GOOD = ('worked', 'clean refusal')
@@ -45,6 +47,76 @@ def base_options(world, command):
     if command == 'train':
         opt['train']['total_iter'] = opt['val']['val_freq'] = opt['logger']['save_checkpoint_freq'] = 1
     return opt
+
+
+# where the world keeps tiny data of each layout: image folders (40x48 PNGs) and LMDB (32x32 crops, 40x56 frames)
+TINY_DATA = {
+    'folder': {'train': ('data/train/sharp', 'data/train/blur', 'disk'),
+               'val': ('data/val/sharp', 'data/val/blur', 'disk')},
+    'lmdb': {'train': ('syn/train/sharp_crops.lmdb', 'syn/train/blur_crops.lmdb', 'lmdb'),
+             'val': ('syn/test/target.lmdb', 'syn/test/input.lmdb', 'lmdb')},
+}
+
+
+def _tiny_network(network):
+    """The same arch and keys with tiny sizes: width 8, one block per level, two residual blocks."""
+    network = copy.deepcopy(network)
+    for key, value in network.items():
+        if key in ('width', 'num_feat'):
+            network[key] = 8
+        elif key in ('enc_blk_nums', 'dec_blk_nums'):
+            network[key] = [min(v, 1) for v in value]
+        elif key in ('middle_blk_num', 'num_block'):
+            network[key] = min(value, 1 if key == 'middle_blk_num' else 2)
+    return network
+
+
+def _tiny_shipped(opt, command, layout, checkpoint):
+    """A shipped option file on the world's tiny data: the same keys, nesting and types, tiny sizes, one iteration."""
+    opt = copy.deepcopy(opt)
+    opt['name'] = 'fuzz' if command == 'train' else 'fuzz-test'
+    for phase, dataset in opt['datasets'].items():
+        gt, lq, backend = TINY_DATA[layout]['train' if phase == 'train' else 'val']
+        dataset.update(dataroot_gt=gt, dataroot_lq=lq)
+        dataset['io_backend']['type'] = backend
+        if phase == 'train':
+            dataset.update(gt_size=24, batch_size_per_gpu=2, num_worker_per_gpu=0)
+    opt['network_g'] = _tiny_network(opt['network_g'])
+    opt['val'].update(save_img=False, save_comparison=False)
+    if command == 'train':
+        opt['train']['total_iter'] = opt['val']['val_freq'] = opt['logger']['save_checkpoint_freq'] = 1
+    else:
+        opt['path']['pretrain_network_g'] = checkpoint
+    return opt
+
+
+def shipped_bases(world, command):
+    """``[(name, options)]``: every shipped option file ``command`` runs (test files for test.py, the rest for
+    train.py), each on image folders and on LMDB, rewritten by :func:`_tiny_shipped`; test files get a checkpoint of
+    their tiny network, saved into the world once."""
+    import torch
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    from basicsr_nafnet.engine.options import load_options, options_root
+
+    root = options_root()
+    bases = []
+    for path in sorted(glob.glob(os.path.join(root, '**', '*.yml'), recursive=True)):
+        relative = os.path.relpath(path, root)
+        if (relative.split(os.sep)[0] == 'test') != (command == 'test'):
+            continue
+        opt = load_options(path)
+        checkpoint = None
+        if command == 'test':
+            checkpoint = f"fuzz-{relative.replace(os.sep, '-')[:-4]}.pth"
+            target = world['root'] / checkpoint
+            if not target.exists():
+                network = _tiny_network(opt['network_g'])
+                net = ARCH_REGISTRY.get(network['type'])(**{k: v for k, v in network.items() if k != 'type'})
+                torch.save({'params': net.state_dict()}, target)
+        for layout in TINY_DATA:
+            bases.append((f"{relative[:-4]}@{layout}", _tiny_shipped(opt, command, layout, checkpoint)))
+    return bases
 
 
 def _on_alarm(signum, frame):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import yaml
 
-__all__ = ['Mutation', 'mutations', 'leaf_paths']
+__all__ = ['Mutation', 'mutations', 'mutations_of_bases', 'leaf_paths']
 
 WRONG_TYPES = {'str': 'abc', 'int': 7, 'float': 0.5, 'list': [1, 2], 'dict': {'a': 1}, 'bool': True, 'null': None}
 NUMBERS = {'huge': 10 ** 18, 'huge-float': 1e308, 'negative': -3, 'zero': 0, 'nan': float('nan'),
@@ -231,4 +231,22 @@ def mutations(base, seed, count):
         rng = random.Random(f'{seed}-{index}')  # each mutation on its own stream: the k-th is the same in any count
         kind, description, text, key = _one(base, index, rng, paths, string_paths, number_paths)
         found.append(Mutation(f'{index:04d}-{kind}-{key or "file"}', description, text, key))
+    return found
+
+
+def mutations_of_bases(bases, seed, count):
+    """``count`` mutations drawn in turn from ``bases`` (``[(name, options)]``): mutation ``i`` damages base
+    ``i % len(bases)``, deterministic for ``seed``; ids ``'<index>-<base>-<kind>-<key>'``."""
+    drawn = {}
+    found = []
+    for index in range(count):
+        name, base = bases[index % len(bases)]
+        if name not in drawn:
+            paths = leaf_paths(base)
+            drawn[name] = (paths, [p for p in paths if isinstance(_get(base, p), str)],
+                           [p for p in paths if isinstance(_get(base, p), (int, float))
+                            and not isinstance(_get(base, p), bool)])
+        rng = random.Random(f'{seed}-{index}')
+        kind, description, text, key = _one(base, index, rng, *drawn[name])
+        found.append(Mutation(f'{index:04d}-{name}-{kind}-{key or "file"}', f'{name}: {description}', text, key))
     return found

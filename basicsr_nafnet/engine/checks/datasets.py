@@ -7,6 +7,7 @@ import os
 import cv2
 
 from ...data.verify import check_lmdb_files
+from ...data.lmdb_writer import read_meta_info
 from ...errors import UserError
 from ...fileio import check_component
 from ...models.rules import MODEL_TYPE
@@ -15,6 +16,7 @@ from .values import check_bool, check_int, check_number, registered
 __all__ = ['IO_BACKENDS', 'check_dataset', 'build_dataset']
 
 IO_BACKENDS = ('disk', 'lmdb', 'memcached')
+MAX_ENLARGE_RATIO = 10 ** 5  # BasicSR's samplers hold len(dataset) x ratio indices in memory
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # DataLoader processes per GPU; more is a typo, not a plan
 
 
@@ -62,11 +64,30 @@ def check_dataset(problems, phase, dataset, is_train, opt):
                   exact=True)
         check_int(problems, dataset, 'num_worker_per_gpu', f'{where}.num_worker_per_gpu', low=0, high=MAX_WORKERS,
                   required=True, exact=True)
-        check_number(problems, dataset, 'dataset_enlarge_ratio', f'{where}.dataset_enlarge_ratio', low=1)
-        if dataset.get('prefetch_mode') not in (None, 'cpu', 'cuda'):
-            problems.add(f'{where}.prefetch_mode', f"expected cpu or cuda, got {dataset['prefetch_mode']!r}")
+        check_number(problems, dataset, 'dataset_enlarge_ratio', f'{where}.dataset_enlarge_ratio', low=1,
+                     high=MAX_ENLARGE_RATIO)
+        _check_loader(problems, dataset, where, opt)
     elif is_train and not phase.startswith('val'):
         problems.add(where, "unknown phase; use 'train' or a name starting with 'val'")
+
+
+def _check_loader(problems, dataset, where, opt):
+    """The DataLoader and prefetch options of the training set, which BasicSR reads after the run folder exists."""
+    import torch
+
+    mode = dataset.get('prefetch_mode')
+    if mode not in (None, 'cpu', 'cuda'):
+        problems.add(f'{where}.prefetch_mode', f"expected cpu or cuda, got {mode!r}")
+    check_int(problems, dataset, 'num_prefetch_queue', f'{where}.num_prefetch_queue', low=1, high=1024, exact=True)
+    check_bool(problems, dataset, 'pin_memory', f'{where}.pin_memory')
+    check_bool(problems, dataset, 'persistent_workers', f'{where}.persistent_workers')
+    if dataset.get('persistent_workers') is True and dataset.get('num_worker_per_gpu') == 0:
+        problems.add(f'{where}.persistent_workers', 'needs worker processes (num_worker_per_gpu of at least 1)')
+    if mode == 'cuda':
+        if not (opt.get('num_gpu') and torch.cuda.is_available()):
+            problems.add(f'{where}.prefetch_mode', 'cuda prefetching needs a GPU; use cpu or ~ here')
+        elif dataset.get('pin_memory') is not True:
+            problems.add(f'{where}.pin_memory', 'prefetch_mode cuda needs pin_memory: true')
 
 
 def _check_normalization(problems, dataset, where):
@@ -101,7 +122,10 @@ def build_dataset(problems, phase, dataset, opt, is_train):
     if length == 0:
         problems.add(where, 'the dataset is empty (no image pairs found)')
         return
-    _check_first_sample(problems, built, where)
+    before = len(problems)
+    _check_pair_sizes(problems, built, dataset, where, crop=phase == 'train' and is_train, scale=opt.get('scale', 1))
+    if len(problems) == before:  # a size problem is named already; reading the first pair would only repeat it
+        _check_first_sample(problems, built, where)
     if phase == 'train' and is_train:
         ratio = dataset.get('dataset_enlarge_ratio', 1)
         per_process = math.ceil(length * ratio / opt.get('world_size', 1))
@@ -128,10 +152,68 @@ def _lmdb_problems(problems, dataset, where):
     return found
 
 
+def _image_sizes(built, dataset):
+    """``[(name, lq (h, w), gt (h, w))]`` for every pair, from LMDB ``meta_info.txt`` or image file headers (no
+    pixel is decoded); None where the sizes cannot be had cheaply (memcached, a format PIL cannot open)."""
+    backend = dataset['io_backend']['type']
+    if backend == 'lmdb':
+        lq, gt = ({key: shape[:2] for key, shape, _ in read_meta_info(dataset[k])}
+                  for k in ('dataroot_lq', 'dataroot_gt'))
+        return [(p['gt_path'], lq.get(p['lq_path']), gt.get(p['gt_path'])) for p in built.paths]
+    if backend != 'disk':
+        return None
+    from PIL import Image
+
+    sizes = []
+    for pair in built.paths:
+        try:
+            shapes = []
+            for key in ('lq_path', 'gt_path'):
+                with Image.open(pair[key]) as image:  # reads the header only
+                    shapes.append(image.size[::-1])
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None  # leave it to the first-pair read and BasicSR's own decoder
+        sizes.append((pair['gt_path'], *shapes))
+    return sizes
+
+
+def _check_pair_sizes(problems, built, dataset, where, crop, scale):
+    """Every pair, not only the first: the crop fits (training) and the sharp image is the blurred one times the
+    scale. A smaller pair further on would otherwise stop training in a DataLoader worker after the run folder was
+    made."""
+    try:
+        sizes = _image_sizes(built, dataset)
+    except (OSError, ValueError, KeyError) as err:
+        problems.add(where, f"cannot read the image sizes: {' '.join(str(err).split())}")
+        return
+    if not sizes:
+        return
+    scale = scale if isinstance(scale, int) and not isinstance(scale, bool) and scale > 0 else 1
+    unknown = [name for name, lq, gt in sizes if lq is None or gt is None]
+    if unknown:
+        problems.add(where, f'{len(unknown)} of {len(sizes)} pairs have no size in meta_info.txt, first {unknown[0]}')
+        return
+    mismatched = [(name, lq, gt) for name, lq, gt in sizes if (gt[0], gt[1]) != (lq[0] * scale, lq[1] * scale)]
+    if mismatched:
+        name, lq, gt = mismatched[0]
+        problems.add(where, f'{len(mismatched)} of {len(sizes)} pairs: the sharp image is not the blurred one '
+                     f'x{scale}, '
+                     f'first {name} (blurred {lq[1]}x{lq[0]}, sharp {gt[1]}x{gt[0]})')
+        return
+    gt_size = dataset.get('gt_size')
+    if crop and isinstance(gt_size, int):
+        small = [(name, gt) for name, _, gt in sizes if min(gt) < gt_size]
+        if small:
+            name, gt = min(small, key=lambda s: min(s[1]))
+            problems.add(f'{where}.gt_size', f'{len(small)} of {len(sizes)} pairs are smaller than the patch size '
+                         f'(crop) of {gt_size} px, the smallest {name} ({gt[1]}x{gt[0]}); lower gt_size or leave '
+                         'those pairs out')
+
+
 def _check_first_sample(problems, built, where):
-    """Read one pair as training will (crop, scale, normalization): a crop larger than the images or a scale the
-    pairs do not have fails here, named by its key, instead of in a DataLoader after the run folder was made.
-    Only the first pair is read; pairs of other sizes further on are not."""
+    """Read one pair as training will (crop, scale, normalization): what the sizes alone do not show (a file that
+    does not decode, normalization) fails here, named by its key, instead of in a DataLoader after the run folder was
+    made. Every pair's size is checked before (:func:`_check_pair_sizes`)."""
     try:
         built[0]
     except ValueError as err:

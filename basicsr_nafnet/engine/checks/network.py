@@ -8,6 +8,8 @@ from .values import Problems, check_bool, registered
 __all__ = ['build_meta_network', 'check_checkpoint_fits', 'check_network', 'check_pretrained']
 
 # the path entries BasicSR reads (the run folders are added by the pipeline after the checks)
+# the largest whole number an arch argument may hold (widths, block counts, sizes)
+MAX_ARCH_INT = 4096
 PATH_KEY_PREFIXES = ('pretrain_network_', 'strict_load_', 'param_key_', 'resume_state')
 
 
@@ -25,6 +27,11 @@ def build_meta_network(network_opt, key='network_g'):
     if not registered(problems, ARCH_REGISTRY, network_opt.get('type'), f'{key}.type', 'arch'):
         raise UserError(problems[0])
     kwargs = {k: v for k, v in network_opt.items() if k != 'type'}
+    for name, value in kwargs.items():
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_ARCH_INT for v in numbers):
+            # building 10**12 blocks does not fail, it runs for ever (even on the meta device)
+            raise UserError(f'{key}.{name}: {value!r:.80} is beyond any network here (at most {MAX_ARCH_INT})')
     try:
         with torch.device('meta'):
             return ARCH_REGISTRY.get(network_opt['type'])(**kwargs)
@@ -59,7 +66,32 @@ def check_network(problems, opt):
         problems.append(str(err))
         return None
     _check_image_channels(problems, opt)
+    _check_output_size(problems, net, opt)
     return net
+
+
+def _check_output_size(problems, net, opt, size=64):
+    """One meta-device forward: the output must be the input times ``scale`` (an SR arch such as RRDBNet upscales by
+    4 unless told otherwise, and the loss then fails on the first batch). Archs whose forward the meta device cannot
+    run are left to the run."""
+    network = opt['network_g']
+    channels = network.get('img_channel', network.get('num_in_ch', 3))
+    scale = opt.get('scale', 1)
+    if not isinstance(channels, int) or not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        return
+    try:
+        with torch.no_grad():
+            out = net(torch.empty(1, channels, size, size, device='meta'))
+    except NotImplementedError:  # an op without a meta kernel: left to the run
+        return
+    except Exception as err:  # a network that builds but cannot run (a layer of 0 channels)
+        problems.add('network_g', f"{network['type']} cannot run on a {size}x{size} input: {type(err).__name__}: "
+                     f"{' '.join(str(err).split())}")
+        return
+    if not isinstance(out, torch.Tensor) or tuple(out.shape[-2:]) != (size * scale, size * scale):
+        shape = 'x'.join(map(str, out.shape[-2:])) if isinstance(out, torch.Tensor) else type(out).__name__
+        problems.add('network_g', f"{network['type']} turns a {size}x{size} input into {shape}; the pairs need "
+                     f'{size * scale}x{size * scale} (scale: {scale}); set the arch\'s own scale or upscale option')
 
 
 def _check_image_channels(problems, opt):

@@ -6,6 +6,7 @@ Optimizers, schedulers and losses are built on a one-element stand-in, so their 
 import torch
 
 from ...models import rules
+from .downloads import DownloadRefused, refuse_downloads
 from .values import check_bool, check_int, check_number, registered, section, try_build
 
 __all__ = ['check_train']
@@ -30,7 +31,7 @@ def check_train(problems, opt):
         _check_basicsr_model(problems, opt, train)
         return  # another plugin's model reads its own keys
     check_bool(problems, train, 'use_grad_clip', 'train.use_grad_clip')
-    check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0)
+    check_number(problems, train, 'grad_clip_norm', 'train.grad_clip_norm', low=0, null=False)
     check_bool(problems, train, 'channels_last', 'train.channels_last')
     check_bool(problems, train, 'compile', 'train.compile')
     check_int(problems, train, 'max_nonfinite_steps', 'train.max_nonfinite_steps', low=1)
@@ -48,10 +49,22 @@ def check_train(problems, opt):
         loss = train[key]
         if not isinstance(loss, dict):
             problems.add(f'train.{key}', f'expected a mapping with a type, got {loss!r}')
-        elif registered(problems, LOSS_REGISTRY, loss.get('type'), f'train.{key}.type', 'loss') and key == 'pixel_opt':
-            check_number(problems, loss, 'loss_weight', f'train.{key}.loss_weight', low=0)
-            try_build(problems, f'train.{key}', lambda: LOSS_REGISTRY.get(loss['type'])(
-                **{k: v for k, v in loss.items() if k != 'type'}))
+        elif registered(problems, LOSS_REGISTRY, loss.get('type'), f'train.{key}.type', 'loss'):
+            if key == 'pixel_opt':
+                check_number(problems, loss, 'loss_weight', f'train.{key}.loss_weight', low=0, null=False)
+            _check_loss_builds(problems, f'train.{key}', LOSS_REGISTRY.get(loss['type']), loss)
+
+
+def _check_loss_builds(problems, where, cls, loss):
+    """Build the loss as the model will, without network: weights it would download are named instead."""
+    kwargs = {k: v for k, v in loss.items() if k != 'type'}
+    try:
+        with refuse_downloads():
+            cls(**kwargs)
+    except DownloadRefused as missing:
+        problems.add(where, f"{loss['type']} {missing.advice()}")
+    except Exception as err:  # the constructor's own checks of its arguments
+        problems.add(where, f"{type(err).__name__}: {' '.join(str(err).split())}")
 
 
 def _check_optimizer(problems, train, device):

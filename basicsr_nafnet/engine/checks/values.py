@@ -35,7 +35,12 @@ def check_int(problems, node, key, path, low=None, high=None, required=False, ex
         problems.add(path, f'must be at most {high}, got {value!r}')
 
 
-def check_number(problems, node, key, path, low=None, high=None, required=False):
+def check_number(problems, node, key, path, low=None, high=None, required=False, null=True):
+    """``node[key]`` a finite number within [low, high]; ``null=False``: a key given as null is refused (for values
+    read with ``.get(key, default)``, where null does not mean the default)."""
+    if key in node and node[key] is None and not null:
+        problems.add(path, 'expected a number, got null (leave the key out for its default)')
+        return
     if key not in node or node[key] is None:
         if required:
             problems.add(path, 'missing (a number)')
