@@ -59,6 +59,16 @@ def lock_owner(path):
     return fields or None
 
 
+def _owner_once_written(path, patience=1.0):
+    """The owner of a held lock; the owner writes its pid right after locking, so an empty file is read again."""
+    deadline = time.monotonic() + patience
+    while True:
+        owner = lock_owner(path)
+        if (owner and 'pid' in owner) or time.monotonic() > deadline:
+            return owner
+        time.sleep(0.02)
+
+
 def _describe(owner):
     if not owner:
         return 'another process'
@@ -85,10 +95,11 @@ def _lock_once(path, wait):
         if not same:  # the previous owner removed the file between our open and our lock: lock the new one
             return None
         stale = lock_owner(path)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (f'pid={os.getpid()}\nhost={socket.gethostname()}\n'
-                       f"started={time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-                       f"command={' '.join(sys.argv)[:300]}\n").encode('utf-8', 'replace'), 0)
+        record = (f'pid={os.getpid()}\nhost={socket.gethostname()}\n'
+                  f"started={time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                  f"command={' '.join(sys.argv)[:300]}\n").encode('utf-8', 'replace')
+        os.pwrite(fd, record, 0)  # over the old record, then cut: a reader never meets an empty file here
+        os.ftruncate(fd, len(record))
         os.fsync(fd)
         result, fd = (fd, stale), None
         return result
@@ -121,7 +132,7 @@ def output_lock(path, target, wait=False, announce=None):
     while True:
         got = _lock_once(path, wait=False)
         if got == 'busy':
-            owner = lock_owner(path)
+            owner = _owner_once_written(path)
             if not wait:
                 raise OutputBusy(f'{target}: in use by {_describe(owner)} (lock file {path}); wait for it to finish '
                                  'or stop it, or choose another output')

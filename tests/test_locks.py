@@ -104,3 +104,28 @@ def test_a_forked_worker_does_not_keep_a_killed_owners_lock(tmp_path):
             assert stale['pid'] == str(proc.pid)
     finally:
         os.kill(child, 9)
+
+
+SLOW_WRITER = textwrap.dedent("""
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print('locked', flush=True)
+    time.sleep(0.3)  # the record comes a moment after the lock, as in output_lock
+    os.pwrite(fd, f'pid={os.getpid()}\\n'.encode(), 0)
+    time.sleep(60)
+""")
+
+
+def test_refusal_waits_for_the_owners_record_to_name_it(tmp_path):
+    path = tmp_path / 'x.lock'
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, '-c', SLOW_WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == 'locked'
+        with pytest.raises(OutputBusy, match=f'in use by process {proc.pid} '):
+            with output_lock(path, 'out'):
+                pass
+    finally:
+        proc.kill()
+        proc.wait()
