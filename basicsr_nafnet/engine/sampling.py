@@ -9,31 +9,21 @@ import random
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from .samples import read_sample
+from .samples import ExplainedDataset, read_sample
 
 __all__ = ['SeededDataset', 'ResumableSampler']
 
 
-class SeededDataset(Dataset):
+class SeededDataset(ExplainedDataset):
     """Wraps a dataset; ``dataset[(epoch, index)]`` seeds ``random`` and numpy from (seed, epoch, index).
 
     A sample that fails to read raises :class:`~basicsr_nafnet.engine.samples.SampleError` naming ``where``.
     """
 
     def __init__(self, dataset, seed, where='datasets.train'):
-        self.dataset = dataset
+        super().__init__(dataset, where)
         self.seed = int(seed)
-        self.where = where
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getattr__(self, name):  # opt, paths, ... of the wrapped dataset
-        if name == 'dataset':
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
     def __getitem__(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
