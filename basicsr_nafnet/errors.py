@@ -6,8 +6,9 @@ other exception is a bug and keeps its traceback. ``UserError`` is a ``ValueErro
 caught ``ValueError`` before still does. :class:`RunFailed` is the one kind of failure met after a run
 started (a damaged image reached mid-training): one line too, but exit status 1, and what the run saved stays.
 """
+import contextlib
 
-__all__ = ['UserError', 'RunFailed']
+__all__ = ['UserError', 'RunFailed', 'reported_as']
 
 
 class UserError(ValueError):
@@ -19,3 +20,24 @@ class RunFailed(Exception):
 
     Not a :class:`UserError`: those come before anything is created. Commands print it as one line, exit 1.
     """
+
+
+@contextlib.contextmanager
+def reported_as(what, fix):
+    """Turn a failure of a part the user configured (a metric, a logger back-end) into a :class:`RunFailed`.
+
+    Used around calls into code the option checks cannot try before the run starts; the line names ``what``
+    (an option key), the exception's type and first words, then ``fix``. The original exception stays chained
+    for debuggers. ``UserError``/``RunFailed`` and non-``Exception`` exits (Ctrl-C) pass through unchanged.
+
+    Args:
+        what (str): The part that failed, naming its option key, e.g. ``'val.metrics.psnr (calculate_psnr)'``.
+        fix (str): What the user can change.
+    """
+    try:
+        yield
+    except (UserError, RunFailed):
+        raise
+    except Exception as err:
+        detail = ' '.join(str(err).split())[:300] or '(no message)'
+        raise RunFailed(f'{what} failed ({type(err).__name__}: {detail}); {fix}') from err

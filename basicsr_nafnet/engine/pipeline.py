@@ -26,6 +26,7 @@ import warnings
 
 import torch
 
+from .backends import start_tb_logger, start_wandb_logger
 from .checkpoint import load_state
 from ..cli import ArgumentParser
 from ..errors import RunFailed
@@ -252,6 +253,8 @@ def install(argv=None, prog=None, resolve_weights=None, on_parsed=None, on_loade
     basicsr.train.load_resume_state = (functools.partial(load_resume_state, on_loaded=on_loaded) if on_loaded
                                        else load_resume_state)
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
+    basicsr.train.init_tb_logger = start_tb_logger
+    basicsr.train.init_wandb_logger = start_wandb_logger
 
 
 def _fresh_logger():
@@ -292,6 +295,15 @@ def train(root_path=None, argv=None, prog=None, resolve_weights=None):
             basicsr.train.train_pipeline(osp.abspath(root_path or os.getcwd()))
         except SampleError as err:  # also the copy a DataLoader worker re-raises
             raise RunFailed(f'training stopped: {sample_error_message(err)}; then {_how_to_go_on(run)}') from None
+        except RunFailed as err:  # a metric or a logger back-end (engine/backends.py) failed mid-run
+            raise RunFailed(f'training stopped: {err}; then {_how_to_go_on(run)}') from err
+        except RuntimeError as err:
+            if not _worker_died(err):
+                raise  # a bug: keep its traceback
+            raise RunFailed(f'training stopped: datasets.train: a DataLoader worker process died '
+                            f'({" ".join(str(err).split())[:200]}); most often the machine ran out of memory: lower '
+                            f'datasets.train.num_worker_per_gpu or batch_size_per_gpu, then {_how_to_go_on(run)}'
+                            ) from err
 
 
 def test(root_path=None, argv=None, prog=None, resolve_weights=None):
@@ -307,8 +319,28 @@ def test(root_path=None, argv=None, prog=None, resolve_weights=None):
 
     with contextlib.ExitStack() as held:
         install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held))
+        basicsr.test.build_dataset = _explained_test_dataset
         _fresh_logger()
-        basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
+        again = 'run the same command again (the result images written so far are complete)'
+        try:
+            basicsr.test.test_pipeline(osp.abspath(root_path or os.getcwd()))
+        except SampleError as err:
+            raise RunFailed(f'testing stopped: {sample_error_message(err)}; then {again}') from None
+        except RunFailed as err:  # a metric failed on a test image
+            raise RunFailed(f'testing stopped: {err}; then {again}') from err
+
+
+def _explained_test_dataset(dataset_opt):
+    """BasicSR's ``build_dataset`` for ``test_pipeline``: a sample that fails to read names its file in one line."""
+    from basicsr.data import build_dataset
+
+    where = f"datasets.{dataset_opt.get('phase', 'test')} ({dataset_opt.get('name')})"
+    return ExplainedDataset(build_dataset(dataset_opt), where)
+
+
+def _worker_died(err):
+    """Whether ``err`` is PyTorch's report of a DataLoader worker process killed or gone (not a bug here)."""
+    return str(err).startswith('DataLoader worker') and ('exited unexpectedly' in str(err) or 'killed' in str(err))
 
 
 def _own_run(held, opt, root_path, is_train):

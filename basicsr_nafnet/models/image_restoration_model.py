@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..fileio import atomic_save
 from ..registry import register
-from ..errors import UserError
+from ..errors import UserError, reported_as
 from ..ops.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
 from .channels_last import to_channels_last
@@ -211,34 +211,10 @@ class ImageRestorationModel(SRModel):
         indices = range(rank, len(dataset), world)
         # on the model's device: NCCL reduces CUDA tensors only (gloo either)
         sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=self.device)
-        pbar = tqdm(total=len(indices), unit='image', desc=f'val {dataset_name}',
-                    disable=rank != 0 or not val_opt.get('pbar', True), leave=False)
-        for index in indices:
-            data = dataset[index]
-            img_name = osp.splitext(osp.basename(data['lq_path']))[0]
-            self.feed_data({k: v.unsqueeze(0) for k, v in data.items() if torch.is_tensor(v)})
-            self.test()
-            restored = tensor2img([self.output.detach().cpu()])
-            metric_data = {'img': restored}
-            if hasattr(self, 'gt'):
-                metric_data['img2'] = tensor2img([self.gt.detach().cpu()])
-            for i, metric_opt in enumerate(metrics.values()):
-                sums[i] += float(calculate_metric(metric_data, metric_opt))
-            sums[-1] += 1
-            if save_img:
-                imwrite(restored, self._visual_path(dataset_name, img_name, current_iter))
-            if val_opt.get('save_comparison') and 'img2' in metric_data:
-                blur = tensor2img([self.lq.detach().cpu()])
-                # BasicSR images are BGR; the figure is drawn in RGB
-                figure, _ = comparison_figure(blur[..., ::-1], metric_data['img2'][..., ::-1],
-                                              [('restored', restored[..., ::-1])])
-                path = osp.join(self.opt['path']['visualization'], 'comparisons', f'{img_name}_{current_iter}.png')
-                imwrite(np.ascontiguousarray(figure[..., ::-1]), path)
-            del self.lq, self.output
-            if hasattr(self, 'gt'):
-                del self.gt
-            pbar.update(1)
-        pbar.close()
+        with tqdm(total=len(indices), unit='image', desc=f'val {dataset_name}',
+                  disable=rank != 0 or not val_opt.get('pbar', True), leave=False) as pbar:
+            # closed also on a failure, so that the error line does not share the terminal line with the bar
+            self._restore_all(dataset, indices, metrics, sums, current_iter, save_img, pbar)
 
         if self.opt['dist']:
             dist.all_reduce(sums)
@@ -253,6 +229,39 @@ class ImageRestorationModel(SRModel):
             self._update_best_metric_result(dataset_name, name, value, current_iter)
         if rank == 0:
             self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
+
+    def _restore_all(self, dataset, indices, metrics, sums, current_iter, save_img, pbar):
+        """Restore the images at ``indices``; add each metric to ``sums`` (the last entry counts images)."""
+        dataset_name = dataset.opt['name']
+        val_opt = self.opt['val']
+        for index in indices:
+            data = dataset[index]
+            img_name = osp.splitext(osp.basename(data['lq_path']))[0]
+            self.feed_data({k: v.unsqueeze(0) for k, v in data.items() if torch.is_tensor(v)})
+            self.test()
+            restored = tensor2img([self.output.detach().cpu()])
+            metric_data = {'img': restored}
+            if hasattr(self, 'gt'):
+                metric_data['img2'] = tensor2img([self.gt.detach().cpu()])
+            for i, (name, metric_opt) in enumerate(metrics.items()):
+                # a metric runs on real images only here: one the option check could not try fails in one line
+                with reported_as(f"val.metrics.{name} ({metric_opt.get('type')}) on {img_name}",
+                                 f'fix or remove val.metrics.{name}'):
+                    sums[i] += float(calculate_metric(metric_data, metric_opt))
+            sums[-1] += 1
+            if save_img:
+                imwrite(restored, self._visual_path(dataset_name, img_name, current_iter))
+            if val_opt.get('save_comparison') and 'img2' in metric_data:
+                blur = tensor2img([self.lq.detach().cpu()])
+                # BasicSR images are BGR; the figure is drawn in RGB
+                figure, _ = comparison_figure(blur[..., ::-1], metric_data['img2'][..., ::-1],
+                                              [('restored', restored[..., ::-1])])
+                path = osp.join(self.opt['path']['visualization'], 'comparisons', f'{img_name}_{current_iter}.png')
+                imwrite(np.ascontiguousarray(figure[..., ::-1]), path)
+            del self.lq, self.output
+            if hasattr(self, 'gt'):
+                del self.gt
+            pbar.update(1)
 
     def _visual_path(self, dataset_name, img_name, current_iter):
         root = self.opt['path']['visualization']
