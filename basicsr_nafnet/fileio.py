@@ -153,4 +153,11 @@ def atomic_save(obj, path):
     import torch
 
     with atomic_open(path, 'wb') as f:
-        torch.save(to_builtin(obj), f)
+        try:
+            torch.save(to_builtin(obj), f)
+        except RuntimeError as err:
+            # Ctrl-C inside torch.save: its zip writer's clean-up then fails on the half-written record, and that
+            # RuntimeError would replace the KeyboardInterrupt (a traceback instead of the one-line interruption)
+            if isinstance(err.__context__, KeyboardInterrupt):
+                raise err.__context__ from None
+            raise

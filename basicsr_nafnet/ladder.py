@@ -86,8 +86,8 @@ class Budget:
 
 
 BUDGETS = {
-    # bash scripts/demo.sh --ladder: 10 runs of 1200 iterations at batch 4 of 128x128 (estimated, not measured: about
-    # 30 min of training on a quiet 2-core machine from the 2026-11-28 step times scaled by pixels per batch)
+    # bash scripts/demo.sh --ladder: 10 runs of 1200 iterations at batch 4 of 128x128; the whole command took
+    # 28 min 31 s on a quiet 2-core Sapphire Rapids Xeon (2026-12-05, docs/ladder-cpu.md)
     'cpu': Budget('cpu', iters=1200, batch=4, crop=128, seeds=2),
     # bash scripts/ladder_gpu.sh: one H200, every run at once; the deadline keeps the whole command near 300 s
     'gpu': Budget('gpu', iters=4000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10, deadline_s=260,

@@ -60,6 +60,17 @@ def format_markdown(results):
                     f"{peak} | {r['ms_per_mp']:.0f} | {_fmt(r['gflops'], '.1f')} | "
                     f"{_fmt(frac and frac * 100, '.1f')} | "
                     f"{_fmt(r['max_abs_diff'], '.1e')} |")
+    against_official = []  # NAFNet only: the official way's time over each path's
+    for name, entry in results['archs'].items():
+        for size, res in entry['inference'].items():
+            official = res.get('official', {}).get('seconds')
+            if official:
+                against_official.append(f'- {name} {size}: ' + ', '.join(
+                    f"{p} {official / r['seconds']:.2f}x" for p, r in res.items()
+                    if p != 'official' and 'seconds' in r))
+    if against_official:
+        lines += ['', 'Speed-up over the official way (NAFNet as the official code computes it, float32 NCHW, '
+                  'default allocator):', ''] + against_official
     if results.get('peak_memory_method_runtimes'):
         exported = [f"{name} {e['onnx_export_seconds']:.0f} s" for name, e in results['archs'].items()
                     if 'onnx_export_seconds' in e]

@@ -18,6 +18,7 @@ from ..evaluation.complexity import count_macs
 from ..inference import prepare_for_inference, synchronize, tiled_forward
 from ..inference.runtimes import make_runtime_runner
 from .configs import TINY_CONFIGS, build_arch, gopro_configs
+from .plain_reference import is_plain_nafnet, plain_runner
 from .runtimes import (RSS_METHOD, RUNTIME_PATHS, available_runtime_paths, export_for_benchmark,
                        runtime_peak_memory, runtime_versions)
 from .timing import PEAK_MEMORY_METHOD, machine_description, matmul_gflops, peak_memory, time_guarding_slow
@@ -28,6 +29,7 @@ __all__ = ['PATHS', 'DEFAULT_PATHS', 'make_path', 'benchmark_inference', 'benchm
 # name -> keyword arguments of prepare_for_inference; 'eager' is the unconverted network
 PATHS = OrderedDict([
     ('eager', None),
+    ('official', None),  # NAFNet computed as the official code computes it (.plain_reference), float32 NCHW
     ('channels_last', dict(fuse=False, channels_last=True)),
     ('fused', dict(fuse=True, channels_last=False)),
     ('default', dict()),
@@ -39,8 +41,8 @@ PATHS = OrderedDict([
     ('onnxruntime', dict(runtime='onnxruntime')),  # the exported network (see .runtimes), CPU only
     ('openvino', dict(runtime='openvino')),
 ])
-DEFAULT_PATHS = {'cpu': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast', 'onnxruntime',
-                         'openvino'],
+DEFAULT_PATHS = {'cpu': ['eager', 'official', 'channels_last', 'fused', 'default', 'bf16', 'bf16_autocast',
+                         'onnxruntime', 'openvino'],
                  'cuda': ['eager', 'channels_last', 'fused', 'default', 'bf16', 'fp16', 'compile']}
 
 
@@ -53,13 +55,10 @@ def make_path(net, path, onnx_file=None):
         raise ValueError(f"unknown execution path '{path}'; choose from: {', '.join(PATHS)}")
     if path in RUNTIME_PATHS:
         return make_runtime_runner(onnx_file, path, key='benchmark export')
+    if path == 'official':
+        return plain_runner(net)
     if PATHS[path] is None:
-
-        def eager(x):
-            with torch.no_grad():  # how the official NAFNet code runs its test
-                return net(x)
-
-        return eager
+        return torch.no_grad()(net)  # how the official NAFNet code runs its test
     return prepare_for_inference(net, **PATHS[path])
 
 
@@ -217,8 +216,9 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
             onnx_file, entry['onnx_export_seconds'] = export_for_benchmark(net, exports.name, name)
             log(f"  exported to ONNX in {entry['onnx_export_seconds']:.0f} s")
         for h, w in sizes:
-            # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible)
-            run_paths = [p for p in paths if p not in too_slow]
+            # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible);
+            # the official way is written for NAFNet only (bench/plain_reference.py)
+            run_paths = [p for p in paths if p not in too_slow and (p != 'official' or is_plain_nafnet(net))]
             res = benchmark_inference(net, run_paths, (h, w), runs, device, macs_per_pixel=macs / (h0 * w0),
                                       slow_factor=slow_factor, onnx_file=onnx_file)
             for p, r in res.items():

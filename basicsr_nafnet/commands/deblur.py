@@ -20,6 +20,7 @@ from ..inference import RUNTIME_CHOICES, open_model
 from ..inference.deblur import deblur_files, plan_outputs
 from ..inference.photo import photo_size
 from ..inference.runtime_choice import Workload
+from ..ops.host_memory import reused_host_memory
 
 
 def build_parser(prog='deblur.py'):
@@ -68,8 +69,9 @@ def main(argv=None, prog='deblur.py'):
     runner = model.runner
     print(f"model: {model.name}; weights: {model.checkpoint or 'random (untrained)'}; "
           f"runs on: {model.runtime or 'PyTorch'} ({device})", file=sys.stderr)
-    result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile,
-                          overlap=args.tile_overlap, ext=args.ext, suffix=args.suffix, plan=plan)
+    with reused_host_memory():  # freed feature maps stay for the next image or tile too, not only within a call
+        result = deblur_files(runner, args.input, args.output, device=device, tile=args.tile,
+                              overlap=args.tile_overlap, ext=args.ext, suffix=args.suffix, plan=plan)
     for (path, out_path), seconds in zip(result.written, result.seconds):
         print(f'{path} -> {out_path} ({seconds:.2f} s)', file=sys.stderr)
     for path, message in result.failed:

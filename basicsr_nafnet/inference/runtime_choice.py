@@ -84,8 +84,13 @@ def installed_runtimes():
     return [r for r in RUNTIMES if all(importlib.util.find_spec(p) is not None for p in _PACKAGES[r])]
 
 
+# raised when one of the paths changes what it costs (2: the PyTorch path reuses freed host memory), so choices
+# measured before are measured again
+PATHS_REVISION = 2
+
+
 def _versions(runtimes):
-    versions = {'torch': torch.__version__}
+    versions = {'torch': torch.__version__, 'paths': PATHS_REVISION}
     for name in runtimes:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -48,12 +48,14 @@ def test_benchmark_script_dry_run_runs_every_path_and_training_mode(tmp_path, ca
     # what --device cuda runs, tiny, here: torch.compile through dynamo (graphs captured, no code generated)
     results = load_script('benchmark').run(['--dry-run', '--sizes', '32x32', '--train-size', '16x16', '--no-tiled',
                                             '--json', str(tmp_path / 'dry.json')])
-    assert '| NAFNet | 1x3x16x16 | bf16_channels_last_compile |' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '| NAFNet | 1x3x16x16 | bf16_channels_last_compile |' in out
     entry = results['archs']['NAFNet']
     paths = entry['inference']['32x32']
     assert list(paths) == list(PATHS) and all(r['runs'] == 1 for r in paths.values())
     assert paths['compile']['compiled'] and paths['compile_unfused']['compiled']
     assert paths['compile']['max_abs_diff'] <= 1e-5 and paths['fp16']['max_abs_diff'] <= 5e-3
+    assert paths['official']['max_abs_diff'] <= 1e-5 and '- NAFNet 32x32: eager ' in out  # the speed-ups over it
     modes = entry['training']['modes']
     assert list(modes) == list(TRAIN_MODES) and modes['bf16_channels_last_compile']['compiled']
     assert modes['fp32']['ratio'] == 1.0 and entry['training']['recipe']['grad_clip_norm'] == 0.01  # the GoPro file's
