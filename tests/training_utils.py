@@ -56,6 +56,18 @@ def tiny_options(root, name='tiny', network=None, total_iter=6, **overrides):
     return opt
 
 
+def tiny_test_options(root, name, checkpoint):
+    """A ``test.py`` option dict: the tiny NAFNet of ``tiny_models`` with ``checkpoint`` on the ``val`` folders."""
+    from tiny_models import TINY_ARGS
+
+    return {'name': name, 'model_type': 'ImageRestorationModel', 'scale': 1, 'num_gpu': 0,
+            'datasets': {'test': {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': f'{root}/val/sharp',
+                                  'dataroot_lq': f'{root}/val/blur', 'io_backend': {'type': 'disk'}}},
+            'network_g': dict(type='NAFNet', **TINY_ARGS),
+            'path': {'pretrain_network_g': str(checkpoint), 'strict_load_g': True},
+            'val': {'save_img': True, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}}
+
+
 def write_options(opt, path):
     with open(path, 'w') as f:
         yaml.safe_dump(opt, f, sort_keys=False)

@@ -16,7 +16,8 @@ from ..archs.nafnet_arch import NAFNet
 from ..losses.psnr_loss import PSNRLoss
 from .timing import PEAK_MEMORY_METHOD, machine_description, peak_memory, time_interleaved
 
-__all__ = ['PlainLayerNorm2d', 'with_plain_layernorm', 'benchmark_layernorm', 'format_layernorm_markdown']
+__all__ = ['PlainLayerNorm2d', 'plain_layer_norm', 'with_plain_layernorm', 'benchmark_layernorm',
+           'format_layernorm_markdown']
 
 
 class PlainLayerNorm2d(LayerNorm2d):
@@ -28,10 +29,15 @@ class PlainLayerNorm2d(LayerNorm2d):
     """
 
     def forward(self, x):
-        mu = x.mean(1, keepdim=True)
-        var = (x - mu).pow(2).mean(1, keepdim=True)
-        y = (x - mu) / (var + self.eps).sqrt()
-        return self.weight.view(1, -1, 1, 1) * y + self.bias.view(1, -1, 1, 1)
+        return plain_layer_norm(x, self.weight, self.bias, self.eps)
+
+
+def plain_layer_norm(x, weight, bias, eps):
+    """LayerNorm2d as the official NAFNet code writes it: mean, ``(x - mu).pow(2).mean``, divide, scale, shift."""
+    mu = x.mean(1, keepdim=True)
+    var = (x - mu).pow(2).mean(1, keepdim=True)
+    y = (x - mu) / (var + eps).sqrt()
+    return weight.view(1, -1, 1, 1) * y + bias.view(1, -1, 1, 1)
 
 
 def with_plain_layernorm(net):

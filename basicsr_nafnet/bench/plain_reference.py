@@ -11,15 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from ..archs.nafnet_arch import NAFBlock, NAFNet
+from .layernorm import plain_layer_norm
 
 __all__ = ['is_plain_nafnet', 'plain_forward', 'plain_runner']
 
 
 def _layer_norm(norm, x):
-    mu = x.mean(1, keepdim=True)
-    var = (x - mu).pow(2).mean(1, keepdim=True)
-    y = (x - mu) / (var + norm.eps).sqrt()
-    return norm.weight.view(1, -1, 1, 1) * y + norm.bias.view(1, -1, 1, 1)
+    return plain_layer_norm(x, norm.weight, norm.bias, norm.eps)
 
 
 def _gate(x):

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 import torch
-from training_utils import make_paired_folders, tiny_options, write_options
+from training_utils import make_paired_folders, tiny_options, tiny_test_options, write_options
 
 from basicsr_nafnet.cli import EXIT_FAILED
 from basicsr_nafnet.engine.checkpoint import load_state
@@ -217,18 +217,13 @@ def test_dataloader_worker_killed_stops_in_one_line(tmp_path, monkeypatch, capsy
 @pytest.mark.parametrize('failure', ['damaged_image', 'metric'])
 def test_test_run_failing_mid_run_stops_in_one_line(failure, tmp_path, monkeypatch, capsys):
     import basicsr_nafnet.models.image_restoration_model as model_module
-    from tiny_models import TINY_ARGS, tiny_checkpoint
+    from tiny_models import tiny_checkpoint
 
     from basicsr_nafnet.test import main as test_main
 
     data = make_paired_folders(str(tmp_path / 'data'))
     tiny_checkpoint(tmp_path / 'tiny.pth')
-    opt = {'name': 'tested', 'model_type': 'ImageRestorationModel', 'scale': 1, 'num_gpu': 0,
-           'datasets': {'test': {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': f'{data}/val/sharp',
-                                 'dataroot_lq': f'{data}/val/blur', 'io_backend': {'type': 'disk'}}},
-           'network_g': dict(type='NAFNet', **TINY_ARGS),
-           'path': {'pretrain_network_g': str(tmp_path / 'tiny.pth'), 'strict_load_g': True},
-           'val': {'save_img': True, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}}
+    opt = tiny_test_options(data, 'tested', tmp_path / 'tiny.pth')
     opt_path = write_options(opt, tmp_path / 'test.yml')
     monkeypatch.chdir(tmp_path)
     broken = tmp_path / 'data' / 'val' / 'blur' / '001.png'

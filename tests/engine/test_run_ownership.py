@@ -5,7 +5,8 @@ import subprocess
 import time
 
 import pytest
-from training_utils import command_env, make_paired_folders, tiny_options, train_command, write_options
+from training_utils import (command_env, make_paired_folders, tiny_options, tiny_test_options, train_command,
+                            write_options)
 
 from basicsr_nafnet.engine.experiment import run_lock_path
 from basicsr_nafnet.engine.ownership import own_run
@@ -64,15 +65,10 @@ def test_second_training_with_the_same_name_is_refused(paired, tmp_path):
 
 
 def test_test_run_into_a_busy_results_folder_is_refused(paired, tmp_path):
-    from tiny_models import TINY_ARGS, tiny_checkpoint
+    from tiny_models import tiny_checkpoint
 
     tiny_checkpoint(tmp_path / 'tiny.pth')
-    opt = {'name': 'busy', 'model_type': 'ImageRestorationModel', 'scale': 1, 'num_gpu': 0,
-           'datasets': {'test': {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': f'{paired}/val/sharp',
-                                 'dataroot_lq': f'{paired}/val/blur', 'io_backend': {'type': 'disk'}}},
-           'network_g': dict(type='NAFNet', **TINY_ARGS),
-           'path': {'pretrain_network_g': str(tmp_path / 'tiny.pth'), 'strict_load_g': True},
-           'val': {'save_img': True, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}}
+    opt = tiny_test_options(paired, 'busy', tmp_path / 'tiny.pth')
     opt_path = write_options(opt, tmp_path / 'test.yml')
     with own_run('busy', str(tmp_path), is_train=False):  # this process is the live owner
         refused = subprocess.run(train_command(opt_path, script='test.py'), cwd=tmp_path, env=command_env(),
