@@ -90,3 +90,4 @@ def test_bad_input_is_refused_cleanly(case, world, mixed_sizes, capsys, monkeypa
     # the loss case must not find VGG19 in this machine's cache: an empty torch home beside the test root
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     assert_refused_cleanly(case, world, capsys, monkeypatch)
+    assert not (tmp_path / 'torch_home').exists()  # not even the cache folder torch.hub makes before looking

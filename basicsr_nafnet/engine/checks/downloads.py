@@ -35,6 +35,8 @@ def refuse_downloads():
         raise DownloadRefused(url, dst)
 
     torch.hub.download_url_to_file = refuse  # looked up at call time by torch.hub.load_state_dict_from_url
+    # torch.hub makes <hub>/checkpoints before it looks for the file: folders it made for nothing are removed after
+    made = _missing_folders(os.path.join(torch.hub.get_dir(), 'checkpoints'))
     out, err = io.StringIO(), io.StringIO()
     refused = False
     try:
@@ -45,6 +47,21 @@ def refuse_downloads():
         raise
     finally:
         torch.hub.download_url_to_file = original
+        for folder in made:  # deepest first; a folder that holds something now stays
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
         if not refused:  # warnings and notes of a build that needed nothing from the network
             sys.stdout.write(out.getvalue())
             sys.stderr.write(err.getvalue())
+
+
+def _missing_folders(path):
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
