@@ -6,15 +6,18 @@
 - A run that started and then met something the user can change (:class:`~basicsr_nafnet.errors.RunFailed`)
   ends with one line, ``error: <what to change and how to go on>``, and exit status 1.
 - Anything else is a bug and keeps its traceback.
+- A warning of this package (an unknown option key, a translated official key) is one line, ``warning: ...``.
 
 Scripts are thin: an :class:`ArgumentParser`, checks of their arguments with the helpers below
 (before anything is created, renamed or deleted), then library calls, all inside :func:`command`.
 """
 import argparse
+import contextlib
 import functools
 import os
 import re
 import sys
+import warnings
 
 from .errors import RunFailed, UserError
 from .fileio import check_component, is_inside
@@ -107,7 +110,8 @@ def command(interrupted='nothing half-written was left behind'):
         @functools.wraps(main)
         def run(argv=None, **kwargs):  # kwargs: e.g. prog, the name the dispatcher runs it under
             try:
-                status = main(argv, **kwargs)
+                with _our_warnings_in_one_line():
+                    status = main(argv, **kwargs)
             except SystemExit as stop:  # argparse: --help (0) or a usage error (2), already printed
                 return stop.code if isinstance(stop.code, int) else EXIT_USAGE
             except KeyboardInterrupt:
@@ -125,6 +129,27 @@ def command(interrupted='nothing half-written was left behind'):
         return run
 
     return wrap
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+@contextlib.contextmanager
+def _our_warnings_in_one_line():
+    """Warnings this package raises print as ``warning: <message>`` (Python's form adds the file, line and source
+    line, which say nothing to a user reading about an option key); other libraries' keep Python's form."""
+    default = warnings.formatwarning
+
+    def formatted(message, category, filename, lineno, line=None):
+        if os.path.abspath(filename).startswith(_PACKAGE_DIR) and issubclass(category, UserWarning):
+            return f'warning: {shorten(message)}\n'
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatted
+    try:
+        yield
+    finally:
+        warnings.formatwarning = default
 
 
 # ---------------------------------------------------------------------------- argparse types

@@ -146,3 +146,23 @@ def test_apply_threads_sets_torch_threads_the_runtimes_default_to():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_our_warnings_are_one_line_others_keep_pythons_form():
+    import warnings
+
+    import basicsr_nafnet.engine.option_check as ours
+    from basicsr_nafnet.cli import command
+
+    shown = []
+
+    @command()
+    def main(argv=None):  # what Python prints for a warning is warnings.formatwarning's text
+        shown.append(warnings.formatwarning('opt.yml: datasets.train.use_hfilp: unknown key, ignored', UserWarning,
+                                            ours.__file__, 65))
+        shown.append(warnings.formatwarning('a library speaking', UserWarning, torch.__file__, 7))
+
+    assert main([]) == 0
+    assert shown[0] == 'warning: opt.yml: datasets.train.use_hfilp: unknown key, ignored\n'
+    assert shown[1].startswith(f'{torch.__file__}:7: UserWarning: a library speaking')
+    assert ':65: UserWarning: x' in warnings.formatwarning('x', UserWarning, ours.__file__, 65)  # restored
