@@ -1,6 +1,6 @@
 """BasicSR's ``train_pipeline``/``test_pipeline`` with the pieces that fail on current PyTorch replaced.
 
-:func:`install` swaps four functions that ``basicsr.train``/``basicsr.test`` look up at call time:
+:func:`install` swaps the functions that ``basicsr.train``/``basicsr.test`` look up at call time:
 
 - ``parse_options``: safe YAML, ``--local-rank`` (what ``torch.distributed.launch`` passes) and
   ``--local_rank``, ``--force_yml`` without ``eval``, CPU-capable distributed set-up, official
@@ -11,10 +11,14 @@
   (``drop_last``), makes resumed runs see exactly the data a straight run sees, whether the state was
   saved mid-epoch or after an epoch's last batch, and builds ``prefetch_mode: cpu`` loaders whose thread's
   failure reaches the loop (BasicSR's hangs).
+- ``init_tb_logger``/``init_wandb_logger``: the logger back-ends, whose failures to start or to write name the
+  ``logger`` key (:mod:`~basicsr_nafnet.engine.backends`).
+- ``build_dataset`` of ``test_pipeline``: a test image that fails to read names its file.
 
 The pipelines themselves are BasicSR's, unchanged. :func:`train` and :func:`test` hold the run's lock
-(:mod:`~basicsr_nafnet.engine.ownership`) from the parsed options to the end, and turn a sample that fails to
-read mid-run into one line (:class:`~basicsr_nafnet.errors.RunFailed`) that says how to go on.
+(:mod:`~basicsr_nafnet.engine.ownership`) from the parsed options to the end, and turn what fails mid-run (a
+sample that does not read, a metric, a logger back-end, a killed DataLoader worker) into one line
+(:class:`~basicsr_nafnet.errors.RunFailed`) that says how to go on.
 """
 import contextlib
 import functools
@@ -255,6 +259,7 @@ def install(argv=None, prog=None, resolve_weights=None, on_parsed=None, on_loade
     basicsr.train.create_train_val_dataloader = create_train_val_dataloader
     basicsr.train.init_tb_logger = start_tb_logger
     basicsr.train.init_wandb_logger = start_wandb_logger
+    basicsr.test.build_dataset = _explained_test_dataset
 
 
 def _fresh_logger():
@@ -319,7 +324,6 @@ def test(root_path=None, argv=None, prog=None, resolve_weights=None):
 
     with contextlib.ExitStack() as held:
         install(argv, prog, resolve_weights, on_parsed=functools.partial(_own_run, held))
-        basicsr.test.build_dataset = _explained_test_dataset
         _fresh_logger()
         again = 'run the same command again (the result images written so far are complete)'
         try:
