@@ -210,15 +210,15 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
         params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, (1, 3, h0, w0))
         entry = OrderedDict(config=configs[name], params=params, macs_size=[h0, w0], macs=macs, inference=OrderedDict())
         log(f'{name}: {params / 1e6:.3f} M params, {macs / 1e9:.3f} GMACs at {h0}x{w0}')
-        too_slow = {}  # path -> why it is not run at the larger sizes
+        # path -> why it is not run: too slow at a smaller size, or the official way, which is written for NAFNet only
+        not_run = {} if is_plain_nafnet(net) else {'official': 'the official way is computed for NAFNet only'}
         onnx_file = None
         if sizes and set(paths) & set(RUNTIME_PATHS):
             onnx_file, entry['onnx_export_seconds'] = export_for_benchmark(net, exports.name, name)
             log(f"  exported to ONNX in {entry['onnx_export_seconds']:.0f} s")
         for h, w in sizes:
-            # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible);
-            # the official way is written for NAFNet only (bench/plain_reference.py)
-            run_paths = [p for p in paths if p not in too_slow and (p != 'official' or is_plain_nafnet(net))]
+            # MACs grow with the pixel count (all layers are convolutions; the attention's 1x1 convs are negligible)
+            run_paths = [p for p in paths if p not in not_run]
             res = benchmark_inference(net, run_paths, (h, w), runs, device, macs_per_pixel=macs / (h0 * w0),
                                       slow_factor=slow_factor, onnx_file=onnx_file)
             for p, r in res.items():
@@ -226,10 +226,10 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
                     r['fraction_of_fp32_matmul'] = r['gflops'] / results['matmul_gflops']['fp32']
                     r['fraction_of_bf16_matmul'] = r['gflops'] / results['matmul_gflops']['bf16']
                 if r['runs'] == 1 and runs > 1:
-                    too_slow[p] = f'{1 / r["ratio"]:.1f}x slower than eager at {h}x{w}'
+                    not_run[p] = f'{1 / r["ratio"]:.1f}x slower than eager at {h}x{w}'
             for p in paths:
                 if p not in res:
-                    res[p] = dict(skipped=too_slow[p])
+                    res[p] = dict(skipped=not_run[p])
             entry['inference'][f'{h}x{w}'] = res
             log(f'  {h}x{w}: ' + ', '.join(f'{p} {r["seconds"] * 1e3:.0f} ms (x{r["ratio"]:.2f})' if 'seconds' in r
                                            else f'{p} skipped' for p, r in res.items()))

@@ -179,3 +179,11 @@ def test_operator_counting_counts_what_a_call_runs():
     # one foreach call over three tensors is one launch, however the CPU runs it inside
     one = count_operators(lambda: torch._foreach_mul([a, b, a], 2.0))
     assert one['compute'] == 1 and one['leaf'] == 1
+
+
+def test_official_path_is_skipped_with_its_reason_for_other_archs():
+    results = run_benchmark(archs=['Baseline', 'NAFNet'], sizes=[(16, 16)], paths=['official', 'default'], runs=1,
+                            quick=True, train=False, tiled=False, log=lambda msg: None)
+    assert results['archs']['Baseline']['inference']['16x16']['official'] == {
+        'skipped': 'the official way is computed for NAFNet only'}
+    assert results['archs']['NAFNet']['inference']['16x16']['official']['max_abs_diff'] <= 1e-5
