@@ -8,7 +8,7 @@ started (a damaged image reached mid-training): one line too, but exit status 1,
 """
 import contextlib
 
-__all__ = ['UserError', 'RunFailed', 'reported_as']
+__all__ = ['UserError', 'RunFailed', 'reported_as', 'one_line']
 
 
 class UserError(ValueError):
@@ -20,6 +20,13 @@ class RunFailed(Exception):
 
     Not a :class:`UserError`: those come before anything is created. Commands print it as one line, exit 1.
     """
+
+
+def one_line(text, limit=None):
+    """``text`` (an exception, or any object's ``str``) with its white space runs, newlines included, as one space;
+    cut to ``limit`` characters when given. Messages printed as one line quote other libraries' errors with it."""
+    line = ' '.join(str(text).split())
+    return line if limit is None else line[:limit]
 
 
 @contextlib.contextmanager
@@ -39,5 +46,5 @@ def reported_as(what, fix):
     except (UserError, RunFailed):
         raise
     except Exception as err:
-        detail = ' '.join(str(err).split())[:300] or '(no message)'
+        detail = one_line(err, 300) or '(no message)'
         raise RunFailed(f'{what} failed ({type(err).__name__}: {detail}); {fix}') from err

@@ -92,6 +92,10 @@ BUDGETS = {
     # bash scripts/ladder_gpu.sh: one H200, every run at once; the deadline keeps the whole command near 300 s
     'gpu': Budget('gpu', iters=4000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10, deadline_s=260,
                   train_pairs=600, test_pairs=30, threads=1, workers=16, checkpoints=20),
+    # python -m basicsr_nafnet.ladder OUT --budget cpu-long --root WORK: the GPU budget's data and batch on 2 cores,
+    # two runs at a time on one thread each (1.2-1.3x the throughput of one run on two threads, measured)
+    'cpu-long': Budget('cpu-long', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1, train_pairs=600,
+                       test_pairs=30, checkpoints=8, workers=2),
     # the GPU script's --dry-run and the tests: the same path, on the CPU, in seconds per run
     'tiny': Budget('tiny', iters=20, batch=2, crop=64, seeds=2, concurrent=2, train_pairs=24, test_pairs=3,
                    frame=128, threads=1),

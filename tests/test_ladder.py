@@ -15,11 +15,12 @@ import time
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from basicsr_nafnet import demo, ladder
 from basicsr_nafnet.errors import UserError
 from basicsr_nafnet.evaluation.curves import read_experiment
-from basicsr_nafnet.evaluation.ladder import ladder_rows, seed_band, sharpest_crop
+from basicsr_nafnet.evaluation.ladder import COLLAPSED_BELOW, detail_change, ladder_rows, seed_band, sharpest_crop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = dataclasses.replace(ladder.BUDGETS['tiny'], iters=5, train_pairs=12, test_pairs=4)
@@ -43,6 +44,7 @@ def test_shortened_ladder_end_to_end_at_toy_size(tmp_path):
     assert rows[1]['params'] == 16 * 3 * 9 + 16 + 8 * (16 * 16 * 9 + 16) + 3 * 16 * 9 + 3  # 19,443
     assert rows[2]['macs'] > rows[1]['macs'] > 1e9  # both near 1.3 G at 256x256
     assert all(r['train_s'] > 0 and r['inference_ms'] > 0 for r in rows[1:])
+    assert all(len(r['detail_seeds']) == 2 and min(r['detail_seeds']) >= 0 for r in rows[1:])
 
     # seeds: the option file's manual_seed + k, names <name>-<budget>-s<k> (the options as run, from the BasicSR log)
     runs = [tmp_path / 'experiments' / f'ladder-5-NAFNet-tiny-5it-s{k}' for k in (0, 1)]
@@ -162,6 +164,48 @@ def test_rows_mean_spread_and_gain_beyond_the_spread():
     assert [round(r['spread'], 6) for r in rows] == [0.0, 0.1, 0.3, 0.1]
     # +0.6 over the input (spread 0 + 0.1): beyond; +0.7 vs 0.1 + 0.3: beyond; -0.1 vs 0.3 + 0.1: not
     assert [r['gain_beyond_spread'] for r in rows] == [None, True, True, False]
+
+
+class _Adds(torch.nn.Module):
+    """Adds ``pattern(x)`` to its input: a stand-in network with a known change."""
+
+    def __init__(self, pattern):
+        super().__init__()
+        self.pattern = pattern
+
+    def forward(self, x):
+        return x + self.pattern(x)
+
+
+class _Pairs:
+    keys = ['a', 'b']
+
+    def read(self, key):
+        blur = np.random.default_rng(len(key)).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+        return blur, blur
+
+
+def test_detail_change_ignores_a_colour_shift_and_measures_the_rest_in_grey_levels():
+    colour = torch.tensor([0.1, -0.2, 0.05]).view(1, 3, 1, 1)
+    shifted = detail_change(_Adds(lambda x: colour.expand_as(x)), _Pairs())
+    assert shifted == pytest.approx(0, abs=1e-4)  # float32 rounding of x + c - x
+    # a +-1.5 grey level checkerboard (mean zero) on top of a colour shift: RMS 1.5
+    board = (torch.arange(8).view(8, 1) + torch.arange(6).view(1, 6)) % 2 * 2 - 1
+    change = detail_change(_Adds(lambda x: colour + board * 1.5 / 255), _Pairs())
+    assert change == pytest.approx(1.5, rel=1e-5) and change > COLLAPSED_BELOW
+
+
+def test_detail_change_column_and_collapse_note():
+    from basicsr_nafnet.evaluation.ladder import Rung, Run, _collapse_note, ladder_markdown
+    board = [dict(name='input', psnr=25.0, ssim=0.8)] + [
+        dict(name=f'r{i}', psnr=25.5, ssim=0.9, params=1, macs=2, runtime_s=0.01) for i in range(2)]
+    rungs = [Rung('a', '-', [Run('/x/run-s0', 'y'), Run('/x/run-s1/', 'y')])]
+    rows = ladder_rows(board, rungs, [[60, 60]], [[1.234, 0.02]])
+    assert rows[1]['detail_seeds'] == [1.234, 0.02] and rows[0]['detail_seeds'] is None
+    assert '| 0.9000 | 1.23, 0.02 |' in ladder_markdown(rows)
+    assert _collapse_note(rungs, [[1.234, 0.02]]) == [
+        "Collapsed runs (detail change below 0.1 grey level): run-s1 (0.020); the rung's mean includes them."]
+    assert _collapse_note(rungs, [[1.234, 0.5]]) == []
 
 
 def test_seed_band_and_sharpest_crop():

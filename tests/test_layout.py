@@ -3,8 +3,8 @@
 Floors, bottom up, as ``../shared/DESIGN.md`` maps them:
 
 0. ground: ``version``, ``compat``, ``errors``, ``fileio`` (the one atomic writer), ``locks`` (one owner per output),
-   ``registry`` (registration helpers), ``cli`` (argparse with one-line errors; the map puts it on top, but the engine's ``train.py``/``test.py``
-   parsers need it and it needs only the ground, so it lives here)
+   ``registry`` (registration helpers), ``cli`` (argparse with one-line errors; the map puts it on top, but the
+   engine's ``train.py``/``test.py`` parsers need it and it needs only the ground, so it lives here)
 1. the registered pieces ``archs``, ``losses``, ``metrics``; ``visualize`` (draws arrays it is given); ``ops`` (pure
    tensor helpers that models and inference share: tiling)
 2. ``models`` (training and validation; owns its schedulers and autocast modes)

@@ -14,7 +14,7 @@ import warnings
 import torch
 import torch.distributed as dist
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 
 __all__ = ['init_dist', 'default_backend', 'check_launcher_environment']
 
@@ -66,7 +66,7 @@ def _first_slurm_host(node_list):
         hosts = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout.split()
     except (OSError, subprocess.SubprocessError) as err:
         detail = getattr(err, 'stderr', None) or str(err)
-        raise UserError(f"--launcher slurm: '{' '.join(command)}' failed ({' '.join(str(detail).split())}); set "
+        raise UserError(f"--launcher slurm: '{' '.join(command)}' failed ({one_line(detail)}); set "
                         'MASTER_ADDR to the first node of the job instead') from None
     if not hosts:
         raise UserError(f"--launcher slurm: '{' '.join(command)}' printed no host name; set MASTER_ADDR instead")

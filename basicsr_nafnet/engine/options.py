@@ -10,7 +10,7 @@ import warnings
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 
 __all__ = [
     'OptionsError', 'OptionLoader', 'OPTION_SUFFIXES', 'load_options', 'normalize_options', 'check_paths',
@@ -207,7 +207,7 @@ def apply_force_yml(opt, entry):
 
 def one_line_yaml(err):
     """A PyYAML error without its multi-line context drawing."""
-    return ' '.join(str(getattr(err, 'problem', None) or err).split())
+    return one_line(getattr(err, 'problem', None) or err)
 
 
 def options_root():

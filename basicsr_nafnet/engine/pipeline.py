@@ -33,7 +33,7 @@ import torch
 from .backends import start_tb_logger, start_wandb_logger
 from .checkpoint import load_state
 from ..cli import ArgumentParser
-from ..errors import RunFailed
+from ..errors import RunFailed, one_line
 from .dist import check_launcher_environment, init_dist
 from .experiment import experiment_paths, latest_state, results_paths
 from .option_check import validate_options
@@ -306,7 +306,7 @@ def train(root_path=None, argv=None, prog=None, resolve_weights=None):
             if not _worker_died(err):
                 raise  # a bug: keep its traceback
             raise RunFailed(f'training stopped: datasets.train: a DataLoader worker process died '
-                            f'({" ".join(str(err).split())[:200]}); most often the machine ran out of memory: lower '
+                            f'({one_line(err, 200)}); most often the machine ran out of memory: lower '
                             f'datasets.train.num_worker_per_gpu or batch_size_per_gpu, then {_how_to_go_on(run)}'
                             ) from err
 

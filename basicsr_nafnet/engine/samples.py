@@ -12,6 +12,8 @@ import os.path as osp
 
 from torch.utils.data import Dataset
 
+from ..errors import one_line
+
 __all__ = ['SampleError', 'ExplainedDataset', 'read_sample', 'sample_error_message', 'unreadable_files']
 
 # the first bytes of the image formats OpenCV reads; a file with none of them fails when it is decoded
@@ -56,7 +58,7 @@ def _explain(dataset, index, where, err):
         if problem:
             return f'{where}: {path} {problem}; replace it (or remove the pair {", ".join(files)})'
     named = f' ({", ".join(str(f) for f in files)})' if files else ''
-    detail = ' '.join(str(err).split())[:300]
+    detail = one_line(err, 300)
     return f'{where}: reading sample {index}{named} failed: {type(err).__name__}: {detail}'
 
 
@@ -103,7 +105,7 @@ def sample_error_message(err):
     marker = f'{SampleError.__name__}: '
     if 'Original Traceback' in text and marker in text:
         text = text[text.rfind(marker) + len(marker):]
-    return ' '.join(text.split())
+    return one_line(text)
 
 
 class ExplainedDataset(Dataset):

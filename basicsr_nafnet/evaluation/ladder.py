@@ -13,6 +13,9 @@ From the runs of the rungs (their checkpoints and BasicSR logs) it writes into o
 * ``ladder_curves.png``: validation PSNR against iteration per rung, the mean over seeds with the seeds' range
   as a band, the blurred input's PSNR as a dashed line.
 
+Each run is also checked for collapse (:func:`detail_change`): a network whose every ReLU died outputs its input
+plus a constant colour, a flat curve that looks like "learned all it could" but is not.
+
 Scoring is :func:`~basicsr_nafnet.evaluation.leaderboard.run_leaderboard`'s (its per-image cache makes a
 second run cheap).
 """
@@ -37,8 +40,8 @@ from .report import SSIM_NOTE
 from .runner import to_uint8
 from .testset import open_testset
 
-__all__ = ['Rung', 'Run', 'ladder_rows', 'figure_key', 'sharpest_crop', 'seed_band', 'ladder_markdown',
-           'ladder_report']
+__all__ = ['Rung', 'Run', 'ladder_rows', 'figure_key', 'sharpest_crop', 'seed_band', 'detail_change',
+           'ladder_markdown', 'ladder_report', 'COLLAPSED_BELOW']
 
 Run = namedtuple('Run', ['run_dir', 'spec'])
 Run.__doc__ = 'One training run (one seed): its BasicSR experiment folder and the ``--model`` spec that scores it.'
@@ -56,11 +59,34 @@ def _validation_psnr(run_dir):
     return series[keys[0]]
 
 
+# detail change (grey levels) under which a run is reported as collapsed: well below one grey level, while every
+# run that learned anything in the ladders measured changed its input by 1-6 grey levels (docs/ladder-cpu.md)
+COLLAPSED_BELOW = 0.1
+
+
+def detail_change(net, testset, device='cpu'):
+    """How much a network changes its inputs beyond a constant colour, in grey levels (0-255).
+
+    The RMS over the test set of ``output - input`` after removing, per image and channel, its mean: 0 for the
+    identity and for the identity plus any colour shift (what a residual network whose ReLUs all died computes).
+    """
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for key in testset.keys:
+            blur, _ = testset.read(key)
+            inp = torch.from_numpy(blur).permute(2, 0, 1)[None].float().to(device) / 255.
+            diff = (tiled_forward(net, inp) - inp).double() * 255
+            diff -= diff.mean(dim=(2, 3), keepdim=True)
+            total += float(diff.pow(2).sum())
+            count += diff.numel()
+    return (total / max(count, 1)) ** 0.5
+
+
 def _half_range(values):
     return (max(values) - min(values)) / 2 if values else 0.0
 
 
-def ladder_rows(board_rows, rungs, train_seconds):
+def ladder_rows(board_rows, rungs, train_seconds, detail_changes=None):
     """The table's rows: the input, then one per rung (mean and spread over its seeds) and its gain over the row before.
 
     Args:
@@ -68,11 +94,13 @@ def ladder_rows(board_rows, rungs, train_seconds):
             in the order of ``rungs`` and their ``runs``.
         rungs (list[Rung]): The rungs, in order.
         train_seconds (list[list[float]]): Training time of each run, per rung.
+        detail_changes (list[list[float]] | None): :func:`detail_change` of each run, per rung.
 
     Returns:
         list[dict]: ``rung`` (0 for the input), ``label``, ``change``, ``psnr`` (mean), ``psnr_seeds``, ``spread``
         (half the range), ``ssim`` (mean), ``gain_db``, ``gain_beyond_spread`` (``|gain|`` above the two spreads
-        summed), ``params``, ``macs``, ``train_s``, ``inference_ms`` (means over seeds).
+        summed), ``params``, ``macs``, ``train_s``, ``inference_ms`` (means over seeds), ``detail_seeds`` (per
+        seed, None when not given).
     """
     runs = sum(len(r.runs) for r in rungs)
     if len(board_rows) != runs + 1 or board_rows[0]['name'] != 'input':
@@ -80,9 +108,10 @@ def ladder_rows(board_rows, rungs, train_seconds):
     first = board_rows[0]
     rows = [dict(rung=0, label='input (blurred)', change='-', psnr=first['psnr'], psnr_seeds=[first['psnr']],
                  spread=0.0, ssim=first['ssim'], gain_db=None, gain_beyond_spread=None, params=0, macs=0, train_s=None,
-                 inference_ms=None)]
+                 inference_ms=None, detail_seeds=None)]
     position = 1
-    for i, (rung, seconds) in enumerate(zip(rungs, train_seconds), start=1):
+    detail_changes = detail_changes or [None] * len(rungs)
+    for i, (rung, seconds, details) in enumerate(zip(rungs, train_seconds, detail_changes), start=1):
         mine = board_rows[position:position + len(rung.runs)]
         position += len(rung.runs)
         psnrs = [r['psnr'] for r in mine]
@@ -92,7 +121,8 @@ def ladder_rows(board_rows, rungs, train_seconds):
                          ssim=float(np.mean([r['ssim'] for r in mine])), gain_db=gain,
                          gain_beyond_spread=abs(gain) > spread + rows[-1]['spread'], params=mine[0]['params'],
                          macs=mine[0]['macs'], train_s=float(np.mean(seconds)),
-                         inference_ms=float(np.mean([r['runtime_s'] for r in mine])) * 1e3))
+                         inference_ms=float(np.mean([r['runtime_s'] for r in mine])) * 1e3,
+                         detail_seeds=None if details is None else [float(d) for d in details]))
     return rows
 
 
@@ -146,16 +176,26 @@ def _cell(value, spec, scale=1.0, sign=False):
 def ladder_markdown(rows, notes=()):
     """The ladder as a markdown table (one row per rung) followed by ``notes`` as a list."""
     head = ['#', 'Model', 'What changes from the previous rung', 'PSNR (dB), mean ± spread', 'Seeds (dB)',
-            'Gain (dB)', 'Beyond the spread', 'SSIM (3-D)', 'Params (M)', 'MACs (G)', 'Train (min)', 'Inference (ms)']
+            'Gain (dB)', 'Beyond the spread', 'SSIM (3-D)', 'Detail change (grey levels)', 'Params (M)', 'MACs (G)',
+            'Train (min)', 'Inference (ms)']
     lines = ['| ' + ' | '.join(head) + ' |', '| ---: | --- | --- |' + ' ---: |' * (len(head) - 3)]
     for r in rows:
         beyond = '-' if r['gain_beyond_spread'] is None else ('yes' if r['gain_beyond_spread'] else 'no')
         cells = [str(r['rung']), r['label'], r['change'], f"{r['psnr']:.2f} ± {r['spread']:.2f}",
                  ', '.join(f'{p:.2f}' for p in r['psnr_seeds']) if r['rung'] else '-',
-                 _cell(r['gain_db'], '.2f', sign=True), beyond, _cell(r['ssim'], '.4f'), _cell(r['params'], '.3f', 1e6),
+                 _cell(r['gain_db'], '.2f', sign=True), beyond, _cell(r['ssim'], '.4f'),
+                 ', '.join(f'{d:.2f}' for d in r['detail_seeds']) if r.get('detail_seeds') else '-',
+                 _cell(r['params'], '.3f', 1e6),
                  _cell(r['macs'], '.3f', 1e9), _cell(r['train_s'], '.1f', 60), _cell(r['inference_ms'], '.1f')]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n\n' + ''.join(f'- {n}\n' for n in notes)
+
+
+def _collapse_note(rungs, details):
+    collapsed = [f'{os.path.basename(os.path.normpath(run.run_dir))} ({d:.3f})'
+                 for r, ds in zip(rungs, details) for run, d in zip(r.runs, ds) if d < COLLAPSED_BELOW]
+    return [f"Collapsed runs (detail change below {COLLAPSED_BELOW:g} grey level): {', '.join(collapsed)}; the rung's "
+            'mean includes them.'] if collapsed else []
 
 
 def _draw_figure(testset, key, rungs, path, device):
@@ -194,12 +234,15 @@ def ladder_report(data, rungs, out_dir, results_dir, notes=(), meta=None, log=pr
     curves = {r.label: [_validation_psnr(run.run_dir) for run in r.runs] for r in rungs}
     board = run_leaderboard(data, models=[run.spec for r in rungs for run in r.runs], out_dir=results_dir, log=log,
                             device=device)
-    rows = ladder_rows(board['rows'], rungs, train_s)
+    testset = open_testset(data)
+    log('[ladder] checking every run for collapse (detail change over the test set)')
+    details = [[detail_change(open_model(run.spec, device=device).net, testset, device) for run in r.runs]
+               for r in rungs]
+    rows = ladder_rows(board['rows'], rungs, train_s, details)
     names = [row['name'] for row in board['rows'][1:]]
     top = names[-len(rungs[-1].runs):]
     bottom = names[:len(rungs[0].runs)] if len(rungs) > 1 else ['input']
     key = figure_key(board['per_image'], top, bottom)
-    testset = open_testset(data)
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, f'ladder{suffix}') for name, suffix in
              (('markdown', '.md'), ('json', '.json'), ('figure', '.png'), ('curves', '_curves.png'))}
@@ -217,6 +260,11 @@ def ladder_report(data, rungs, out_dir, results_dir, notes=(), meta=None, log=pr
         'over seeds); the zoomed crop is the window with the most gradient energy in the sharp image; each rung is '
         'its first seed, labelled with its PSNR on that image.',
         'Curves (ladder_curves.png): validation PSNR of every rung, the mean over its seeds, their range as a band.',
+        'Detail change: per seed, the RMS over the test set of output - input after removing each image\'s mean '
+        'colour, in grey levels (0-255); below {:g} the run collapsed: it outputs its input plus a constant colour '
+        '(a residual network whose ReLUs all died does), so its flat curve is not the limit of its design.'
+        .format(COLLAPSED_BELOW),
+        *_collapse_note(rungs, details),
         'Train: wall time of the training run from its BasicSR logs (set-up, iterations, validations; summed over '
         'resumed sessions), mean over seeds.',
         f'Inference: median per image over the {len(testset)} test images (batch 1, {info["size"][1]}x'

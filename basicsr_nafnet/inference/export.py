@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..fileio import atomic_open
 from ..version import __version__
 from .runtimes import check_onnx_file, make_runtime_runner, require
@@ -128,7 +128,7 @@ def export_onnx(net, path, opset=None, static=None, name=None, metadata=None, ve
     except Exception as err:  # the exporter's errors are long reports: keep the summary line
         text = str(err)
         summary = text[text.find('Exception summary'):] if 'Exception summary' in text else text
-        summary = ' '.join(summary.split())[:400] or type(err).__name__
+        summary = one_line(summary, 400) or type(err).__name__
         raise ExportError(f'{name} cannot be exported to ONNX: {summary}') from None
     seconds = time.perf_counter() - start
     proto = program.model_proto

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 
 __all__ = ['DEPLOY_INSTALL', 'RUNTIMES', 'MissingPackageError', 'require', 'deploy_packages_missing',
            'check_onnx_file', 'onnx_parameter_count', 'RuntimeRunner', 'OnnxRuntimeRunner', 'OpenVINORunner',
@@ -57,7 +57,7 @@ def deploy_packages_missing(packages=_DEPLOY_PACKAGES):
 
 
 def _first_line(err):
-    text = ' '.join(str(err).split())
+    text = one_line(err)
     return text[:300] if text else type(err).__name__
 
 

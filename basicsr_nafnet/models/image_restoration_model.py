@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..fileio import atomic_save
 from ..registry import register
-from ..errors import UserError, reported_as
+from ..errors import UserError, one_line, reported_as
 from ..ops.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
 from .channels_last import to_channels_last
@@ -114,7 +114,7 @@ class ImageRestorationModel(SRModel):
                 return self._compiled_net_g(x)
             except Exception as err:  # e.g. inductor without a working compiler: train on, uncompiled
                 message = (f'train.compile: torch.compile failed ({type(err).__name__}: '
-                           f"{' '.join(str(err).split())[:300]}); training without compiling")
+                           f"{one_line(err, 300)}); training without compiling")
                 get_root_logger().warning(message)
                 warnings.warn(message)
                 self._compiled_net_g = None

@@ -8,7 +8,7 @@ import cv2
 
 from ...data.verify import check_lmdb_files
 from ...data.lmdb_writer import read_meta_info
-from ...errors import UserError
+from ...errors import UserError, one_line
 from ...fileio import check_component
 from ...models.rules import MODEL_TYPE
 from .values import check_bool, check_int, check_number, registered
@@ -117,7 +117,7 @@ def build_dataset(problems, phase, dataset, opt, is_train):
         length = len(built)
     except (AssertionError, ValueError, KeyError, OSError, TypeError) as err:
         problems.add(where, f"{dataset['type']} cannot read its data: {type(err).__name__}: "
-                     f"{' '.join(str(err).split()) or '(no message)'}")
+                     f"{one_line(err) or '(no message)'}")
         return
     if length == 0:
         problems.add(where, 'the dataset is empty (no image pairs found)')
@@ -184,7 +184,7 @@ def _check_pair_sizes(problems, built, dataset, where, crop, scale):
     try:
         sizes = _image_sizes(built, dataset)
     except (OSError, ValueError, KeyError) as err:
-        problems.add(where, f"cannot read the image sizes: {' '.join(str(err).split())}")
+        problems.add(where, f"cannot read the image sizes: {one_line(err)}")
         return
     if not sizes:
         return
@@ -217,8 +217,8 @@ def _check_first_sample(problems, built, where):
     try:
         built[0]
     except ValueError as err:
-        text = ' '.join(''.join(str(a) for a in err.args).split())  # BasicSR passes its message in pieces
+        text = one_line(''.join(str(a) for a in err.args))  # BasicSR passes its message in pieces
         key = f'{where}.gt_size' if 'patch size' in text else 'scale' if 'Scale mismatches' in text else where
         problems.add(key, f'the first pair does not fit: {text}')
     except (AssertionError, KeyError, OSError, TypeError, AttributeError, cv2.error) as err:
-        problems.add(where, f"cannot read the first pair: {type(err).__name__}: {' '.join(str(err).split())}")
+        problems.add(where, f"cannot read the first pair: {type(err).__name__}: {one_line(err)}")

@@ -1,7 +1,7 @@
 """Checks of the network options and of the checkpoint they load (shapes only, on the meta device)."""
 import torch
 
-from ...errors import UserError
+from ...errors import UserError, one_line
 from ..checkpoint import check_state_dict_fits, load_state, state_dict_from
 from .values import Problems, check_bool, registered
 
@@ -37,7 +37,7 @@ def build_meta_network(network_opt, key='network_g'):
             return ARCH_REGISTRY.get(network_opt['type'])(**kwargs)
     except Exception as err:  # the arch's own argument checks: TypeError, ValueError, negative sizes, ...
         raise UserError(f"{key}: cannot build {network_opt['type']} with {kwargs}: "
-                        f"{type(err).__name__}: {' '.join(str(err).split())}") from None
+                        f"{type(err).__name__}: {one_line(err)}") from None
 
 
 def check_checkpoint_fits(net, path, key, strict=True):
@@ -86,7 +86,7 @@ def _check_output_size(problems, net, opt, size=64):
         return
     except Exception as err:  # a network that builds but cannot run (a layer of 0 channels)
         problems.add('network_g', f"{network['type']} cannot run on a {size}x{size} input: {type(err).__name__}: "
-                     f"{' '.join(str(err).split())}")
+                     f"{one_line(err)}")
         return
     if not isinstance(out, torch.Tensor) or tuple(out.shape[-2:]) != (size * scale, size * scale):
         shape = 'x'.join(map(str, out.shape[-2:])) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -5,6 +5,7 @@ Optimizers, schedulers and losses are built on a one-element stand-in, so their 
 """
 import torch
 
+from ...errors import one_line
 from ...models import rules
 from .downloads import DownloadRefused, refuse_downloads
 from .values import check_bool, check_int, check_number, registered, section, try_build
@@ -64,7 +65,7 @@ def _check_loss_builds(problems, where, cls, loss):
     except DownloadRefused as missing:
         problems.add(where, f"{loss['type']} {missing.advice()}")
     except Exception as err:  # the constructor's own checks of its arguments
-        problems.add(where, f"{type(err).__name__}: {' '.join(str(err).split())}")
+        problems.add(where, f"{type(err).__name__}: {one_line(err)}")
 
 
 def _check_optimizer(problems, train, device):

@@ -2,6 +2,8 @@
 import math
 import numbers
 
+from ...errors import one_line
+
 __all__ = ['Problems', 'check_int', 'check_number', 'check_bool', 'section', 'registered', 'try_build']
 
 
@@ -87,5 +89,5 @@ def try_build(problems, key, build):
     try:
         return build()
     except Exception as err:  # the constructor's own checks of its arguments
-        problems.add(key, f"{type(err).__name__}: {' '.join(str(err).split())}")
+        problems.add(key, f"{type(err).__name__}: {one_line(err)}")
         return None
