@@ -2,6 +2,7 @@
 weights, metrics, backend and the warnings it saw."""
 import json
 import os
+import sys
 import warnings
 
 import basicsr_nafnet  # noqa: F401
@@ -20,6 +21,12 @@ def capture(opt):
 
 
 basicsr.train.build_model = capture
+if 'FAIL_METRIC_ON_RANK' in os.environ:  # test_distributed's failure case: one rank's metric raises mid-run
+    if os.environ['FAIL_METRIC_ON_RANK'] == os.environ['RANK']:
+        from basicsr_nafnet.models import image_restoration_model
+        image_restoration_model.calculate_metric = lambda data, opt: 1 / 0
+    from basicsr_nafnet.train import main
+    sys.exit(main())  # the command line's entry: its one line and exit status
 with warnings.catch_warnings(record=True) as seen:
     warnings.simplefilter('always')  # every warning, also the ones PyTorch's C++ side raises once per process
     pipeline.train()

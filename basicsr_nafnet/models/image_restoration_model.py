@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..fileio import atomic_save
 from ..registry import register
-from ..errors import UserError, one_line, reported_as
+from ..errors import RunFailed, UserError, one_line, reported_as
 from ..ops.tiling import tiled_forward
 from ..visualize.figures import comparison_figure
 from .channels_last import to_channels_last
@@ -211,12 +211,27 @@ class ImageRestorationModel(SRModel):
         indices = range(rank, len(dataset), world)
         # on the model's device: NCCL reduces CUDA tensors only (gloo either)
         sums = torch.zeros(len(metrics) + 1, dtype=torch.float64, device=self.device)
+        failure = None
         with tqdm(total=len(indices), unit='image', desc=f'val {dataset_name}',
                   disable=rank != 0 or not val_opt.get('pbar', True), leave=False) as pbar:
             # closed also on a failure, so that the error line does not share the terminal line with the bar
-            self._restore_all(dataset, indices, metrics, sums, current_iter, save_img, pbar)
+            try:
+                self._restore_all(dataset, indices, metrics, sums, current_iter, save_img, pbar)
+            except Exception as err:
+                if not self.opt['dist']:
+                    raise
+                failure = err  # raised once every rank knows: leaving alone would hang the others in all_reduce
 
         if self.opt['dist']:
+            failed = torch.zeros(world, dtype=torch.float64, device=self.device)
+            failed[rank] = failure is not None
+            dist.all_reduce(failed)
+            if failure is not None:
+                raise failure
+            if failed.any():
+                ranks = ', '.join(str(r) for r in failed.nonzero().flatten().tolist())
+                raise RunFailed(f"validation of {dataset_name} failed on rank {ranks} (that rank's line says why; "
+                                f'rank {rank} stopped with it)')
             dist.all_reduce(sums)
         if not metrics:
             return

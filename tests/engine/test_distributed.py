@@ -85,6 +85,28 @@ def test_two_cpu_ranks_train_identically_and_reduce_validation(torchrun_run):
     assert abs(r0['metrics']['psnr'] - float(np.mean(psnrs))) < 1e-6
 
 
+def test_a_metric_failing_on_one_rank_stops_every_rank_in_one_line(tmp_path):
+    data = make_paired_folders(str(tmp_path / 'data'), n_train=8, n_val=3)  # rank 1 validates image 001 alone
+    opt = tiny_options(data, name='ddp-metric', total_iter=4, logger__save_checkpoint_freq=2, val__val_freq=2)
+    opt_path = write_options(opt, tmp_path / 'opt.yml')
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_ADDR='127.0.0.1', FAIL_METRIC_ON_RANK='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={free_port()}',
+           WORKER, '-opt', opt_path, '--launcher', 'pytorch']
+    # before the fix rank 0 waited in all_reduce for gloo's 30-minute timeout: the timeout here fails the test
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out[-3000:]
+    lines = [line for line in out.splitlines() if line.startswith('error: ')]
+    assert len(lines) == 2, out[-3000:]
+    assert any('val.metrics.psnr (calculate_psnr) on 001 failed (ZeroDivisionError: division by zero)' in line
+               for line in lines), lines
+    assert any('validation of tiny-val failed on rank 1' in line and 'rank 0 stopped with it' in line for line in lines), lines
+    assert all('--auto_resume' in line for line in lines), lines
+    # no rank printed a traceback (torchrun prints its own, of its ChildFailedError, which names neither)
+    assert out.count('ZeroDivisionError') == 1 and 'RunFailed' not in out, out[-3000:]
+    assert (tmp_path / 'experiments' / 'ddp-metric' / 'training_states' / '2.state').exists()
+
+
 def test_channels_last_ddp_ranks_see_no_bucket_stride_warning(torchrun_run):
     for rank in range(2):
         report, weights = read_rank(torchrun_run['run'], rank)
