@@ -4,7 +4,8 @@ One code path, budgets that differ (:data:`BUDGETS`):
 
 * ``cpu``: ``bash scripts/demo.sh --ladder``, the shortened ladder, one run after the other, each resumable;
 * ``gpu``: ``bash scripts/ladder_gpu.sh OUT``, every rung x seed at once as separate processes on one GPU, each
-  stopped at a wall-clock deadline;
+  stopped at a wall-clock deadline; ``gpu-full`` (``--full``): the same, the schedule run to its end;
+* ``cpu-long``: the GPU budget's data and batch on the CPU, two runs at a time, a couple of hours on 2 cores;
 * ``tiny``: ``bash scripts/ladder_gpu.sh OUT --dry-run`` and the tests, the same path on the CPU in seconds.
 
 A run checkpoints and validates every ``iters / 10`` iterations. The table compares every run at the last
@@ -92,6 +93,10 @@ BUDGETS = {
     # bash scripts/ladder_gpu.sh: one H200, every run at once; the deadline keeps the whole command near 300 s
     'gpu': Budget('gpu', iters=4000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10, deadline_s=260,
                   train_pairs=600, test_pairs=30, threads=1, workers=16, checkpoints=20),
+    # bash scripts/ladder_gpu.sh OUT --full: the cosine schedule run to its end (the 'gpu' run's slowest rungs made
+    # 2200 iterations in its 260 s, 8.5/s with ten at once on the H200: 3000 take ~355 s); the deadline a safety net
+    'gpu-full': Budget('gpu-full', iters=3000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10,
+                       deadline_s=430, train_pairs=600, test_pairs=30, threads=1, workers=16, checkpoints=15),
     # python -m basicsr_nafnet.ladder OUT --budget cpu-long --root WORK: the GPU budget's data and batch on 2 cores,
     # two runs at a time on one thread each (1.2-1.3x the throughput of one run on two threads, measured)
     'cpu-long': Budget('cpu-long', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1, train_pairs=600,

@@ -222,3 +222,18 @@ def test_gpu_script_refuses_bad_arguments(tmp_path):
         done = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'ladder_gpu.sh'), *args], cwd=tmp_path,
                               capture_output=True, text=True)
         assert done.returncode == 2 and done.stderr.startswith('usage: bash scripts/ladder_gpu.sh OUT_DIR')
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal where torch sees no GPU')
+@pytest.mark.parametrize('budget', ['gpu', 'gpu-full'])
+def test_gpu_budgets_refuse_without_cuda_before_creating_anything(budget, tmp_path, capsys):
+    assert ladder.main([str(tmp_path / 'out'), '--budget', budget, '--root', str(tmp_path / 'work')]) == 2
+    assert capsys.readouterr().err.strip() == f"error: budget '{budget}' needs a CUDA GPU and torch sees none"
+    assert os.listdir(tmp_path) == []
+
+
+def test_full_gpu_budget_runs_its_schedule_to_the_end():
+    full, short = ladder.BUDGETS['gpu-full'], ladder.BUDGETS['gpu']
+    assert full.iters < short.iters and full.deadline_s > short.deadline_s  # the cosine ends, the deadline is spare
+    (_, cmd), _ = ladder.run_commands('rung.yml', dict(name='r', manual_seed=1), full)
+    assert 'train:scheduler:T_max=3000' in cmd and 'train:total_iter=3000' in cmd and 'val:val_freq=200' in cmd
