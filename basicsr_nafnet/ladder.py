@@ -32,7 +32,7 @@ from .engine.runs import common_iteration, saved_iterations, train_runs
 from .fileio import atomic_write
 
 __all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'ensure_ladder_data', 'run_commands', 'saved_iterations',
-           'common_iteration', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
+           'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
 
 # (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
 LADDER = (
@@ -69,6 +69,9 @@ class Budget:
         threads (int | None): Torch CPU threads per run (OMP_NUM_THREADS); None: torch's default.
         checkpoints (int): Checkpoints (and validations) per run, every ``iters // checkpoints`` iterations.
         workers (int): Processes making the data.
+        lr (float | None): Learning rate for every rung instead of the option files' (None: the files').
+        grad_clip (float | None): Clip every rung's gradient norm to this (``use_grad_clip``, ``grad_clip_norm``);
+            None: the option files' setting (no clipping).
     """
     name: str
     iters: int
@@ -84,6 +87,8 @@ class Budget:
     threads: int = None
     checkpoints: int = 10
     workers: int = 1
+    lr: float = None
+    grad_clip: float = None
 
 
 BUDGETS = {
@@ -101,6 +106,10 @@ BUDGETS = {
     # two runs at a time on one thread each (1.2-1.3x the throughput of one run on two threads, measured)
     'cpu-long': Budget('cpu-long', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1, train_pairs=600,
                        test_pairs=30, checkpoints=8, workers=2),
+    # the same with the official NAFNet recipe's optimiser settings for every rung (lr 1e-3, gradient norm clipped
+    # at 0.01): the cpu-long run's NAFNet seeds split by 0.7 dB at lr 2e-3 unclipped (docs/ladder-cpu-long.md)
+    'cpu-long-clip': Budget('cpu-long-clip', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
+                            train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01),
     # the GPU script's --dry-run and the tests: the same path, on the CPU, in seconds per run
     'tiny': Budget('tiny', iters=20, batch=2, crop=64, seeds=2, concurrent=2, train_pairs=24, test_pairs=3,
                    frame=128, threads=1),
@@ -152,9 +161,27 @@ def run_commands(option_file, opt, budget):
                      f'train:scheduler:T_max={budget.iters}', f'datasets:train:batch_size_per_gpu={budget.batch}',
                      f'datasets:train:gt_size={budget.crop}', f'val:val_freq={freq}',
                      f'logger:save_checkpoint_freq={freq}', f'logger:print_freq={max(1, freq // 2)}']
+        if budget.lr is not None:
+            overrides.append(f'train:optim_g:lr={budget.lr:g}')
+        if budget.grad_clip is not None:
+            overrides += ['train:use_grad_clip=true', f'train:grad_clip_norm={budget.grad_clip:g}']
         runs.append((name, [sys.executable, '-m', 'basicsr_nafnet.train', '-opt', option_file, '--auto_resume',
                             '--force_yml', *overrides]))
     return runs
+
+
+def recipe_text(budget, train):
+    """The recipe every rung trained with: the option files' ``train`` section as ``budget`` overrides it."""
+    lr = budget.lr if budget.lr is not None else train['optim_g']['lr']
+    if budget.grad_clip is not None or train.get('use_grad_clip', True):
+        clip = budget.grad_clip if budget.grad_clip is not None else train.get('grad_clip_norm', 0.01)
+        clipping = f'gradient norm clipped at {clip:g}'
+    else:
+        clipping = 'no gradient clipping'
+    return (f'{budget.iters} iterations per run, batch {budget.batch} of {budget.crop}x{budget.crop} crops, '
+            f"{train['optim_g']['type']} lr {lr:g} cosine to {train['scheduler']['eta_min']:g}, {clipping}, "
+            f'PSNR loss, validation and checkpoint every {_freq(budget)} iterations, '
+            f'{budget.seeds} seeds per rung (manual_seed + 0..{budget.seeds - 1})')
 
 
 def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
@@ -216,14 +243,10 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
         dirs = [experiment_paths(name, root)['experiments_root'] for name in names]
         rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run])) for run in dirs]))
     opt = plan[-1][2]
-    train = opt['train']
     device = torch.device('cuda' if budget.device == 'cuda' else 'cpu')
     machine = machine_description(device)
     stopped = sorted(name for name, s in status.items() if s != 'finished' and s != 'already trained')
-    recipe = (f'{budget.iters} iterations per run, batch {budget.batch} of {budget.crop}x{budget.crop} crops, '
-              f"{train['optim_g']['type']} lr {train['optim_g']['lr']:g} cosine to {train['scheduler']['eta_min']:g}, "
-              f'no gradient clipping, PSNR loss, validation and checkpoint every {_freq(budget)} iterations, '
-              f'{budget.seeds} seeds per rung (manual_seed + 0..{budget.seeds - 1})')
+    recipe = recipe_text(budget, opt['train'])
     compared = (f'Compared at iteration {iteration} of {budget.iters}: the last iteration at which every run had '
                 'saved a checkpoint' + (f" (stopped at the {budget.deadline_s:g} s deadline or not started: "
                                         f"{', '.join(stopped)})" if stopped else ' (every run finished)') + '.')

@@ -153,6 +153,29 @@ def test_run_commands_override_only_budget_seed_and_name():
     assert 'logger:save_checkpoint_freq=200' in forced  # checkpoints with every validation, iters / checkpoints
 
 
+def test_clip_budget_changes_the_optimiser_of_every_rung_alike():
+    budget = ladder.BUDGETS['cpu-long-clip']
+    long = ladder.BUDGETS['cpu-long']
+    assert dataclasses.replace(budget, name='cpu-long', lr=None, grad_clip=None) == long  # only the recipe differs
+    (_, cmd), _ = ladder.run_commands('rung.yml', dict(name='r', manual_seed=1), budget)
+    forced = cmd[cmd.index('--force_yml') + 1:]
+    assert forced[-3:] == ['train:optim_g:lr=0.001', 'train:use_grad_clip=true', 'train:grad_clip_norm=0.01']
+    (_, plain), _ = ladder.run_commands('rung.yml', dict(name='r', manual_seed=1), long)
+    assert not any('lr=' in f or 'clip' in f for f in plain)
+
+
+def test_recipe_text_states_what_the_runs_trained_with():
+    train = dict(optim_g=dict(type='AdamW', lr=2e-3), scheduler=dict(eta_min=1e-6), use_grad_clip=False)
+    text = ladder.recipe_text(ladder.BUDGETS['cpu-long'], train)
+    assert text.startswith('1600 iterations per run, batch 16 of 128x128 crops, AdamW lr 0.002 cosine to 1e-06, '
+                           'no gradient clipping, PSNR loss, validation and checkpoint every 200 iterations')
+    text = ladder.recipe_text(ladder.BUDGETS['cpu-long-clip'], train)
+    assert 'AdamW lr 0.001 cosine to 1e-06, gradient norm clipped at 0.01,' in text
+    clipped_file = dict(train, use_grad_clip=True, grad_clip_norm=0.5)
+    assert 'lr 0.002 cosine to 1e-06, gradient norm clipped at 0.5,' in ladder.recipe_text(ladder.BUDGETS['cpu'],
+                                                                                             clipped_file)
+
+
 def test_rows_mean_spread_and_gain_beyond_the_spread():
     from basicsr_nafnet.evaluation.ladder import Rung, Run
     board = [dict(name='input', psnr=25.0, ssim=0.8)] + [
