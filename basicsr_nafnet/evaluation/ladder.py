@@ -40,7 +40,7 @@ from .report import SSIM_NOTE
 from .runner import to_uint8
 from .testset import open_testset
 
-__all__ = ['Rung', 'Run', 'ladder_rows', 'figure_key', 'sharpest_crop', 'seed_band', 'detail_change',
+__all__ = ['Rung', 'Run', 'ladder_rows', 'beyond_spread', 'figure_key', 'sharpest_crop', 'seed_band', 'detail_change',
            'ladder_markdown', 'ladder_report', 'COLLAPSED_BELOW']
 
 Run = namedtuple('Run', ['run_dir', 'spec'])
@@ -86,6 +86,12 @@ def _half_range(values):
     return (max(values) - min(values)) / 2 if values else 0.0
 
 
+def beyond_spread(difference, spread_a, spread_b):
+    """Whether a difference of two means counts: ``|difference|`` above the two spreads summed (the seed ranges
+    do not overlap). The one rule of the ladder's table and of the recipes' comparison."""
+    return abs(difference) > spread_a + spread_b
+
+
 def ladder_rows(board_rows, rungs, train_seconds, detail_changes=None):
     """The table's rows: the input, then one per rung (mean and spread over its seeds) and its gain over the row before.
 
@@ -119,7 +125,7 @@ def ladder_rows(board_rows, rungs, train_seconds, detail_changes=None):
         gain = mean - rows[-1]['psnr']
         rows.append(dict(rung=i, label=rung.label, change=rung.change, psnr=mean, psnr_seeds=psnrs, spread=spread,
                          ssim=float(np.mean([r['ssim'] for r in mine])), gain_db=gain,
-                         gain_beyond_spread=abs(gain) > spread + rows[-1]['spread'], params=mine[0]['params'],
+                         gain_beyond_spread=beyond_spread(gain, spread, rows[-1]['spread']), params=mine[0]['params'],
                          macs=mine[0]['macs'], train_s=float(np.mean(seconds)),
                          inference_ms=float(np.mean([r['runtime_s'] for r in mine])) * 1e3,
                          detail_seeds=None if details is None else [float(d) for d in details]))

@@ -21,9 +21,10 @@ from ..cli import ArgumentParser, check_output_file, command
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..visualize.plots import band_panel, draw_panels, save_png
-from .ladder import seed_band
+from .ladder import beyond_spread, seed_band
 
-__all__ = ['load_ladder', 'recipe_rows', 'top_over_bottom', 'recipe_markdown', 'recipe_curves', 'compare_recipes']
+__all__ = ['load_ladder', 'recipe_rows', 'top_over_bottom', 'held_out_inputs', 'recipe_markdown', 'recipe_curves',
+           'compare_recipes']
 
 
 def load_ladder(path):
@@ -75,7 +76,7 @@ def recipe_rows(ladders):
                         psnr_seeds=[float(p) for p in record['rows'][i]['psnr_seeds']]) for name, record in ladders]
         first = recipes[0]
         diffs = [dict(name=r['name'], diff_db=r['psnr'] - first['psnr'],
-                      beyond_spread=abs(r['psnr'] - first['psnr']) > r['spread'] + first['spread'])
+                      beyond_spread=beyond_spread(r['psnr'] - first['psnr'], r['spread'], first['spread']))
                  for r in recipes[1:]]
         rows.append(dict(rung=ladders[0][1]['rows'][i]['rung'], label=label, recipes=recipes, diffs=diffs))
     return rows
@@ -85,8 +86,10 @@ def top_over_bottom(rows):
     """Per recipe the top rung's gain over the bottom rung (rung 1): ``name, gain_db, beyond_spread``."""
     rungs = [r for r in rows if r['rung']]
     bottom, top = rungs[0], rungs[-1]
-    return [dict(name=b['name'], gain_db=t['psnr'] - b['psnr'], beyond_spread=t['psnr'] - b['psnr'] > t['spread']
-                 + b['spread']) for b, t in zip(bottom['recipes'], top['recipes'])]
+    gains = [(b['name'], t['psnr'] - b['psnr'], t['spread'], b['spread'])
+             for b, t in zip(bottom['recipes'], top['recipes'])]
+    return [dict(name=name, gain_db=gain, beyond_spread=gain > 0 and beyond_spread(gain, *spreads))
+            for name, gain, *spreads in gains]
 
 
 def _yes(flag):
@@ -114,11 +117,16 @@ def recipe_markdown(rows, notes=()):
     return '\n'.join(lines) + '\n\n' + ''.join(f'- {n}\n' for n in notes)
 
 
+def held_out_inputs(ladders):
+    """The blurred input's PSNR on each ladder's held-out set, to 0.01 dB, sorted: one value when all share a set."""
+    return sorted({round(float(record['rows'][0]['psnr']), 2) for _, record in ladders})
+
+
 def recipe_curves(ladders, path, width=900):
     """One panel per rung: each recipe's validation PSNR (mean over seeds, range as a band); writes ``path``."""
     labels = [r['label'] for r in ladders[0][1]['rows'] if r['rung']]
-    inputs = {round(float(record['rows'][0]['psnr']), 2) for _, record in ladders}
-    reference = ('input (blurred)', inputs.pop()) if len(inputs) == 1 else None  # one line only for one test set
+    inputs = held_out_inputs(ladders)
+    reference = ('input (blurred)', inputs[0]) if len(inputs) == 1 else None  # one line only for one test set
     panels = []
     for label in labels:
         bands = {}
@@ -152,10 +160,10 @@ def compare_recipes(paths, out, names=None):
     notes = [f"{name}: `{record.get('command', '?')}`; recipe: {record.get('recipe', '?')}; compared at iteration "
              f"{record.get('compared_iteration', '?')}; machine: {record.get('machine', '?')}."
              for name, record in ladders]
-    inputs = {f"{r['psnr']:.2f}" for r in rows[0]['recipes']}
+    inputs = held_out_inputs(ladders)
     if len(inputs) > 1:  # another held-out set: the differences mix the recipe with the data
-        notes.insert(0, f"The ladders were scored on different held-out sets (input PSNR {', '.join(sorted(inputs))} "
-                     'dB): the differences mix the recipes with their data.')
+        notes.insert(0, f"The ladders were scored on different held-out sets (input PSNR "
+                     f"{', '.join(f'{p:.2f}' for p in inputs)} dB): the differences mix the recipes with their data.")
     markdown = recipe_markdown(rows, notes)
     figure = os.path.splitext(out)[0] + '.png'
     recipe_curves(ladders, figure)
