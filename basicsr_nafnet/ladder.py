@@ -6,6 +6,8 @@ One code path, budgets that differ (:data:`BUDGETS`):
 * ``gpu``: ``bash scripts/ladder_gpu.sh OUT``, every rung x seed at once as separate processes on one GPU, each
   stopped at a wall-clock deadline; ``gpu-full`` (``--full``): the same, the schedule run to its end;
 * ``cpu-long``: the GPU budget's data and batch on the CPU, two runs at a time, a couple of hours on 2 cores;
+  ``cpu-long-clip`` the same with lr 1e-3 and gradient clipping, ``cpu-3200-clip`` that for twice the iterations
+  (meant for the two ends, ``--rungs 1,5``);
 * ``tiny``: ``bash scripts/ladder_gpu.sh OUT --dry-run`` and the tests, the same path on the CPU in seconds.
 
 A run checkpoints and validates every ``iters / 10`` iterations. The table compares every run at the last
@@ -31,8 +33,8 @@ from .engine.experiment import experiment_paths, run_finished
 from .engine.runs import common_iteration, saved_iterations, train_runs
 from .fileio import atomic_write
 
-__all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'ensure_ladder_data', 'run_commands', 'saved_iterations',
-           'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
+__all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'select_rungs', 'ensure_ladder_data', 'run_commands',
+           'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
 
 # (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
 LADDER = (
@@ -110,6 +112,10 @@ BUDGETS = {
     # at 0.01): the cpu-long run's NAFNet seeds split by 0.7 dB at lr 2e-3 unclipped (docs/ladder-cpu-long.md)
     'cpu-long-clip': Budget('cpu-long-clip', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
                             train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01),
+    # twice cpu-long-clip's schedule, for the ladder's two ends (--rungs 1,5): does their gap grow with the budget?
+    # (four runs, ~1.7 h on 2 cores; all five rungs would take ~4 h)
+    'cpu-3200-clip': Budget('cpu-3200-clip', iters=3200, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
+                            train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01),
     # the GPU script's --dry-run and the tests: the same path, on the CPU, in seconds per run
     'tiny': Budget('tiny', iters=20, batch=2, crop=64, seeds=2, concurrent=2, train_pairs=24, test_pairs=3,
                    frame=128, threads=1),
@@ -144,6 +150,24 @@ def ensure_ladder_data(root, budget, log=print):
                   workers=budget.workers if budget.workers > 1 else 0)
     atomic_write(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
     return data_dir
+
+
+def select_rungs(spec, ladder=LADDER):
+    """The rungs named by ``spec``, numbers from 1 (bottom) separated by commas (``'1,5'``), bottom first.
+
+    Raises:
+        UserError: A number that is not a rung, or fewer than two rungs.
+    """
+    numbers = set()
+    for token in str(spec).split(','):
+        token = token.strip()
+        if not token.isdigit() or not 1 <= int(token) <= len(ladder):
+            raise UserError(f'--rungs: {token!r} is not a rung; give rung numbers 1-{len(ladder)} separated by '
+                            'commas, e.g. 1,5')
+        numbers.add(int(token))
+    if len(numbers) < 2:
+        raise UserError('--rungs: give at least two rungs to compare, e.g. 1,5')
+    return tuple(ladder[n - 1] for n in sorted(numbers))
 
 
 def _freq(budget):
@@ -296,13 +320,18 @@ def main(argv=None):
     parser.add_argument('out_dir', help='where the four files and the logs archive go')
     parser.add_argument('--budget', choices=sorted(BUDGETS), default='gpu', help='default: gpu')
     parser.add_argument('--root', required=True, help='work folder: data, experiments and logs go here')
+    parser.add_argument('--rungs', default=None, metavar='N,N',
+                        help='train and compare only these rungs, numbered from 1 (ResidualCNN) to '
+                        f'{len(LADDER)} (NAFNet), e.g. 1,5; default: all')
     parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
     args = parser.parse_args(argv)
+    rungs = select_rungs(args.rungs) if args.rungs is not None else LADDER
     check_output_dir(args.out_dir, 'OUT_DIR')
     check_output_dir(args.root, '--root')
+    command_line = args.command_line or (f'python -m basicsr_nafnet.ladder --budget {args.budget}'
+                                         + (f' --rungs {args.rungs}' if args.rungs is not None else ''))
     try:
-        run_ladder(args.root, args.budget, out_dir=args.out_dir,
-                   command_line=args.command_line or f'python -m basicsr_nafnet.ladder --budget {args.budget}')
+        run_ladder(args.root, args.budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line)
     finally:  # the logs come back even when a step failed
         if os.path.isdir(args.root):
             print(f"[ladder] logs: {pack_logs(args.root, os.path.join(args.out_dir, 'ladder_logs.tar.gz'))}")

@@ -260,3 +260,27 @@ def test_full_gpu_budget_runs_its_schedule_to_the_end():
     assert full.iters < short.iters and full.deadline_s > short.deadline_s  # the cosine ends, the deadline is spare
     (_, cmd), _ = ladder.run_commands('rung.yml', dict(name='r', manual_seed=1), full)
     assert 'train:scheduler:T_max=3000' in cmd and 'train:total_iter=3000' in cmd and 'val:val_freq=200' in cmd
+
+
+def test_select_rungs_takes_numbers_from_the_bottom_in_ladder_order():
+    assert ladder.select_rungs('5,1') == (ladder.LADDER[0], ladder.LADDER[4])
+    assert ladder.select_rungs(' 2, 3 ,3') == ladder.LADDER[1:3]
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('0,5', "--rungs: '0' is not a rung; give rung numbers 1-5 separated by commas, e.g. 1,5"),
+    ('1,6', "--rungs: '6' is not a rung; give rung numbers 1-5 separated by commas, e.g. 1,5"),
+    ('1,NAFNet', "--rungs: 'NAFNet' is not a rung; give rung numbers 1-5 separated by commas, e.g. 1,5"),
+    ('1,', "--rungs: '' is not a rung; give rung numbers 1-5 separated by commas, e.g. 1,5"),
+    ('5,5', '--rungs: give at least two rungs to compare, e.g. 1,5'),
+])
+def test_bad_rungs_end_in_one_line_before_anything_is_created(spec, expected, tmp_path, capsys):
+    argv = [str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'work'), '--rungs', spec]
+    assert ladder.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f'error: {expected}'
+    assert os.listdir(tmp_path) == []
+
+
+def test_longer_clip_budget_is_the_clip_budget_with_twice_the_iterations():
+    longer, clip = ladder.BUDGETS['cpu-3200-clip'], ladder.BUDGETS['cpu-long-clip']
+    assert dataclasses.replace(longer, name=clip.name, iters=clip.iters) == clip and longer.iters == 2 * clip.iters
