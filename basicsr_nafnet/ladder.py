@@ -155,6 +155,9 @@ def ensure_ladder_data(root, budget, log=print):
 def select_rungs(spec, ladder=LADDER):
     """The rungs named by ``spec``, numbers from 1 (bottom) separated by commas (``'1,5'``), bottom first.
 
+    A rung whose predecessors were skipped states their changes too, so each row still says what changed from the
+    row before it.
+
     Raises:
         UserError: A number that is not a rung, or fewer than two rungs.
     """
@@ -167,7 +170,14 @@ def select_rungs(spec, ladder=LADDER):
         numbers.add(int(token))
     if len(numbers) < 2:
         raise UserError('--rungs: give at least two rungs to compare, e.g. 1,5')
-    return tuple(ladder[n - 1] for n in sorted(numbers))
+    chosen, previous = [], 0
+    for n in sorted(numbers):
+        option_file, label, change = ladder[n - 1]
+        if previous:  # the bottom rung's change is what it is, not a change from the rungs below it
+            change = '; then '.join(c for _, _, c in ladder[previous:n])
+        chosen.append((option_file, label, change))
+        previous = n
+    return tuple(chosen)
 
 
 def _freq(budget):

@@ -262,9 +262,11 @@ def test_full_gpu_budget_runs_its_schedule_to_the_end():
     assert 'train:scheduler:T_max=3000' in cmd and 'train:total_iter=3000' in cmd and 'val:val_freq=200' in cmd
 
 
-def test_select_rungs_takes_numbers_from_the_bottom_in_ladder_order():
-    assert ladder.select_rungs('5,1') == (ladder.LADDER[0], ladder.LADDER[4])
-    assert ladder.select_rungs(' 2, 3 ,3') == ladder.LADDER[1:3]
+def test_select_rungs_takes_numbers_from_the_bottom_and_states_what_skipped_rungs_changed():
+    bottom, top = ladder.select_rungs('5,1')
+    assert bottom == ladder.LADDER[0] and top[:2] == ladder.LADDER[4][:2]
+    assert top[2] == '; then '.join(change for *_, change in ladder.LADDER[1:])  # every change from rung 1 to 5
+    assert ladder.select_rungs(' 2, 3 ,3') == ladder.LADDER[1:3]  # neighbours: the files' own text
 
 
 @pytest.mark.parametrize('spec, expected', [

@@ -1,7 +1,8 @@
 """One ladder under several recipes: the ``ladder.json`` of each budget side by side, rung by rung.
 
 The ladder's own table compares rungs trained alike; this one compares recipes (budgets) of the same rungs, e.g.
-``cpu-long`` against ``cpu-long-clip`` (the same runs with lr 1e-3 and gradient clipping). It writes:
+``cpu-long`` against ``cpu-long-clip`` (the same runs with lr 1e-3 and gradient clipping), on the rungs every
+ladder has (a ladder of the two ends, ``--rungs 1,5``, beside a full one). It writes:
 
 * a markdown table (``OUT.md``): per rung, each recipe's mean PSNR ± spread with its seeds, and every later
   recipe's difference from the first, marked beyond the spread only when it exceeds the two spreads summed (the
@@ -23,8 +24,8 @@ from ..fileio import atomic_write
 from ..visualize.plots import band_panel, draw_panels, save_png
 from .ladder import beyond_spread, seed_band
 
-__all__ = ['load_ladder', 'recipe_rows', 'top_over_bottom', 'held_out_inputs', 'recipe_markdown', 'recipe_curves',
-           'compare_recipes']
+__all__ = ['load_ladder', 'common_rungs', 'recipe_rows', 'top_over_bottom', 'held_out_inputs', 'recipe_markdown',
+           'recipe_curves', 'compare_recipes']
 
 
 def load_ladder(path):
@@ -32,7 +33,7 @@ def load_ladder(path):
 
     Raises:
         UserError: The file is missing, not JSON, or lacks the rows (``rung``, ``label``, ``psnr``, ``spread``,
-            ``psnr_seeds``) a comparison needs.
+            ``psnr_seeds``) a comparison needs: one input row (rung 0) and at least one trained rung.
     """
     try:
         with open(path, encoding='utf-8') as f:
@@ -46,6 +47,8 @@ def load_ladder(path):
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and all(k in r for k in needed)
                                                          for r in rows):
         raise UserError(f"{path}: not a ladder.json (expected 'rows', each with {', '.join(needed)})")
+    if sum(not r['rung'] for r in rows) != 1 or all(not r['rung'] for r in rows):
+        raise UserError(f'{path}: not a ladder.json (expected one input row, rung 0, and at least one trained rung)')
     return record
 
 
@@ -54,31 +57,51 @@ def _name(record, path):
     return budget.get('name') if isinstance(budget, dict) and budget.get('name') else os.path.basename(path)
 
 
+def _input_row(record):
+    return next(r for r in record['rows'] if not r['rung'])
+
+
+def common_rungs(ladders):
+    """The rung labels every ladder has, in the first ladder's order, and those left out (in some ladders only).
+
+    A ladder trained on a subset of the rungs (``python -m basicsr_nafnet.ladder --rungs 1,5``) is compared with a
+    full one on the rungs they share; the input row (rung 0) is in every ladder.
+
+    Raises:
+        UserError: The ladders share no trained rung.
+    """
+    labels = [[r['label'] for r in record['rows'] if r['rung']] for _, record in ladders]
+    shared = [label for label in labels[0] if all(label in these for these in labels[1:])]
+    if not shared:
+        listed = '; '.join(f"{name}: {', '.join(these)}" for (name, _), these in zip(ladders, labels))
+        raise UserError(f'the ladders share no rung ({listed}); compare ladders that share rungs')
+    left_out = [label for these in labels for label in these if label not in shared]
+    return shared, list(dict.fromkeys(left_out))
+
+
 def recipe_rows(ladders):
-    """Per rung, each recipe's numbers and every later recipe's difference from the first.
+    """Per rung every ladder has, each recipe's numbers and every later recipe's difference from the first.
 
     Args:
-        ladders (list[tuple[str, dict]]): ``(recipe name, ladder record)``, the reference recipe first; every
-            record has the same rung labels in the same order.
+        ladders (list[tuple[str, dict]]): ``(recipe name, ladder record)``, the reference recipe first.
 
     Returns:
-        list[dict]: ``rung``, ``label``, ``recipes`` (per recipe ``psnr``, ``spread``, ``psnr_seeds``), ``diffs``
-        (per later recipe ``diff_db`` from the first and ``beyond_spread``).
+        list[dict]: the input row, then per shared rung (:func:`common_rungs`): ``rung`` (its number in the first
+        ladder), ``label``, ``recipes`` (per recipe ``psnr``, ``spread``, ``psnr_seeds``), ``diffs`` (per later
+        recipe ``diff_db`` from the first and ``beyond_spread``).
     """
-    labels = [[r['label'] for r in record['rows']] for _, record in ladders]
-    for (name, _), these in zip(ladders[1:], labels[1:]):
-        if these != labels[0]:
-            raise UserError(f'{name}: its rungs ({", ".join(these)}) are not those of {ladders[0][0]} '
-                            f'({", ".join(labels[0])}); compare ladders of the same rungs')
+    shared, _ = common_rungs(ladders)
+    by_label = [{r['label']: r for r in record['rows'] if r['rung']} for _, record in ladders]
     rows = []
-    for i, label in enumerate(labels[0]):
-        recipes = [dict(name=name, psnr=float(record['rows'][i]['psnr']), spread=float(record['rows'][i]['spread']),
-                        psnr_seeds=[float(p) for p in record['rows'][i]['psnr_seeds']]) for name, record in ladders]
+    for label in [None] + shared:  # None: the input row
+        found = [table[label] if label else _input_row(record) for table, (_, record) in zip(by_label, ladders)]
+        recipes = [dict(name=name, psnr=float(r['psnr']), spread=float(r['spread']),
+                        psnr_seeds=[float(p) for p in r['psnr_seeds']]) for (name, _), r in zip(ladders, found)]
         first = recipes[0]
         diffs = [dict(name=r['name'], diff_db=r['psnr'] - first['psnr'],
                       beyond_spread=beyond_spread(r['psnr'] - first['psnr'], r['spread'], first['spread']))
                  for r in recipes[1:]]
-        rows.append(dict(rung=ladders[0][1]['rows'][i]['rung'], label=label, recipes=recipes, diffs=diffs))
+        rows.append(dict(rung=found[0]['rung'], label=found[0]['label'], recipes=recipes, diffs=diffs))
     return rows
 
 
@@ -119,12 +142,12 @@ def recipe_markdown(rows, notes=()):
 
 def held_out_inputs(ladders):
     """The blurred input's PSNR on each ladder's held-out set, to 0.01 dB, sorted: one value when all share a set."""
-    return sorted({round(float(record['rows'][0]['psnr']), 2) for _, record in ladders})
+    return sorted({round(float(_input_row(record)['psnr']), 2) for _, record in ladders})
 
 
 def recipe_curves(ladders, path, width=900):
     """One panel per rung: each recipe's validation PSNR (mean over seeds, range as a band); writes ``path``."""
-    labels = [r['label'] for r in ladders[0][1]['rows'] if r['rung']]
+    labels, _ = common_rungs(ladders)
     inputs = held_out_inputs(ladders)
     reference = ('input (blurred)', inputs[0]) if len(inputs) == 1 else None  # one line only for one test set
     panels = []
@@ -157,7 +180,9 @@ def compare_recipes(paths, out, names=None):
     names = names or [_name(r, p) for r, p in zip(records, paths)]
     ladders = list(zip(names, records))
     rows = recipe_rows(ladders)
-    notes = [f"{name}: `{record.get('command', '?')}`; recipe: {record.get('recipe', '?')}; compared at iteration "
+    _, left_out = common_rungs(ladders)
+    notes = [f"Rungs not in every ladder, left out: {', '.join(left_out)}."] if left_out else []
+    notes += [f"{name}: `{record.get('command', '?')}`; recipe: {record.get('recipe', '?')}; compared at iteration "
              f"{record.get('compared_iteration', '?')}; machine: {record.get('machine', '?')}."
              for name, record in ladders]
     inputs = held_out_inputs(ladders)

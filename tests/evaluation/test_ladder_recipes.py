@@ -72,10 +72,27 @@ def test_different_test_sets_are_said(tmp_path):
     assert 'different held-out sets (input PSNR 20.00, 20.50 dB)' in text
 
 
-def test_ladders_of_other_rungs_are_refused():
+def test_a_ladder_of_some_rungs_is_compared_on_the_rungs_both_have(tmp_path):
+    three = _record('three', [21.0, 22.0], [(21.1, 20.9), (22.2, 21.8)])
+    three['rows'].insert(2, dict(rung=2, label='Middle', psnr=21.5, spread=0.0, psnr_seeds=[21.5, 21.5]))
+    three['rows'][3]['rung'] = 3
+    ends = _record('ends', [21.4, 22.9], [(21.5, 21.3), (23.0, 22.8)])  # Small and Big only, numbered 1 and 2
+    result = compare_recipes([_write(tmp_path, 'three', three), _write(tmp_path, 'ends', ends)],
+                             str(tmp_path / 'r.md'))
+    rows = result['rows']
+    assert [(r['rung'], r['label']) for r in rows] == [(0, 'input (blurred)'), (1, 'Small'), (3, 'Big')]
+    assert rows[2]['diffs'][0]['diff_db'] == pytest.approx(0.9) and rows[2]['diffs'][0]['beyond_spread']
+    # Big - Small: three 22.0 - 21.0 = +1.0; ends 22.9 - 21.4 = +1.5, each beyond 0.2 + 0.1
+    assert [g['gain_db'] for g in top_over_bottom(rows)] == pytest.approx([1.0, 1.5])
+    assert 'Rungs not in every ladder, left out: Middle.' in result['markdown']
+    assert cv2.imread(result['paths']['figure']).shape[:2] == (2 * 260, 900)  # the two shared rungs
+
+
+def test_ladders_sharing_no_rung_are_refused():
     other = _record('other', [21.0, 22.0], [(21.1, 20.9), (22.2, 21.8)])
-    other['rows'][2]['label'] = 'Huge'
-    with pytest.raises(UserError, match="other: its rungs .*Huge.* are not those of plain"):
+    for row in other['rows'][1:]:
+        row['label'] = 'Huge ' + row['label']
+    with pytest.raises(UserError, match="the ladders share no rung .plain: Small, Big; other: Huge Small, Huge Big"):
         recipe_rows([('plain', A), ('other', other)])
 
 
@@ -83,6 +100,7 @@ def test_ladders_of_other_rungs_are_refused():
     ('missing', 'no such file'),
     ('not-json', 'not a ladder.json'),
     ('no-rows', "expected 'rows'"),
+    ('input-only', 'expected one input row, rung 0, and at least one trained rung'),
     ('one-file', 'at least two ladder.json'),
     ('names', '--names: 1 name(s) for 2 file(s)'),
     ('suffix', 'expected a .md file'),
@@ -94,6 +112,7 @@ def test_bad_input_ends_in_one_line_and_writes_nothing(case, expected, tmp_path,
         'missing': [good, str(tmp_path / 'nope.json'), '--out', out],
         'not-json': [good, str(tmp_path / 'a.md'), '--out', out],
         'no-rows': [good, _write(tmp_path, 'bare', dict(budget=dict(name='x'))), '--out', out],
+        'input-only': [good, _write(tmp_path, 'input', dict(A, rows=A['rows'][:1])), '--out', out],
         'one-file': [good, '--out', out],
         'names': [good, good, '--names', 'x', '--out', out],
         'suffix': [good, good, '--out', str(tmp_path / 'out' / 'r.txt')],
