@@ -18,6 +18,7 @@ Seeds: run ``k`` (0, 1, ...) of a rung is its option file with ``manual_seed`` +
 ``<name>-<budget>-s<k>`` (``--force_yml``); everything else is the option file's or the budget's, the same for
 every rung.
 """
+import argparse
 import dataclasses
 import io
 import json
@@ -322,6 +323,17 @@ def pack_logs(root, path):
     return atomic_write(path, buffer.getvalue())
 
 
+def _seed_count(text):
+    """argparse type for --seeds: an integer >= 2 (one seed has no spread, and every gain would count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f'{value}: at least 2 seeds per rung, so the spread is measured')
+    return value
+
+
 @command(interrupted='stopped; the output folder holds only what was finished')
 def main(argv=None):
     parser = ArgumentParser(prog='python -m basicsr_nafnet.ladder',
@@ -333,15 +345,22 @@ def main(argv=None):
     parser.add_argument('--rungs', default=None, metavar='N,N',
                         help='train and compare only these rungs, numbered from 1 (ResidualCNN) to '
                         f'{len(LADDER)} (NAFNet), e.g. 1,5; default: all')
+    parser.add_argument('--seeds', type=_seed_count, default=None, metavar='N',
+                        help="runs per rung instead of the budget's (at least 2, so the spread is measured); runs "
+                        'the budget already trained are reused, so a larger N adds seeds')
     parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
     args = parser.parse_args(argv)
     rungs = select_rungs(args.rungs) if args.rungs is not None else LADDER
+    budget = BUDGETS[args.budget]
+    if args.seeds is not None:  # the name stays: runs s0, s1, ... of this budget are the same runs
+        budget = dataclasses.replace(budget, seeds=args.seeds)
     check_output_dir(args.out_dir, 'OUT_DIR')
     check_output_dir(args.root, '--root')
     command_line = args.command_line or (f'python -m basicsr_nafnet.ladder --budget {args.budget}'
-                                         + (f' --rungs {args.rungs}' if args.rungs is not None else ''))
+                                         + (f' --rungs {args.rungs}' if args.rungs is not None else '')
+                                         + (f' --seeds {args.seeds}' if args.seeds is not None else ''))
     try:
-        run_ladder(args.root, args.budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line)
+        run_ladder(args.root, budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line)
     finally:  # the logs come back even when a step failed
         if os.path.isdir(args.root):
             print(f"[ladder] logs: {pack_logs(args.root, os.path.join(args.out_dir, 'ladder_logs.tar.gz'))}")

@@ -286,3 +286,21 @@ def test_bad_rungs_end_in_one_line_before_anything_is_created(spec, expected, tm
 def test_longer_clip_budget_is_the_clip_budget_with_twice_the_iterations():
     longer, clip = ladder.BUDGETS['cpu-3200-clip'], ladder.BUDGETS['cpu-long-clip']
     assert dataclasses.replace(longer, name=clip.name, iters=clip.iters) == clip and longer.iters == 2 * clip.iters
+
+
+def test_rungs_and_seeds_reach_the_run_and_its_recorded_command(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(ladder, 'run_ladder', lambda root, budget, **kw: seen.update(budget=budget, **kw))
+    assert ladder.main([str(tmp_path / 'out'), '--budget', 'cpu-3200-clip', '--root', str(tmp_path / 'w'),
+                        '--rungs', '1,5', '--seeds', '3']) == 0
+    # the budget keeps its name, so its runs s0 and s1 are reused and s2 is added
+    assert seen['budget'] == dataclasses.replace(ladder.BUDGETS['cpu-3200-clip'], seeds=3)
+    assert [label for _, label, _ in seen['ladder']] == ['ResidualCNN', 'NAFNet (SimpleGate, SCA)']
+    assert seen['command_line'] == 'python -m basicsr_nafnet.ladder --budget cpu-3200-clip --rungs 1,5 --seeds 3'
+
+
+@pytest.mark.parametrize('seeds', ['1', '0', 'two'])
+def test_fewer_than_two_seeds_are_refused_in_one_line(seeds, tmp_path, capsys):
+    assert ladder.main([str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--seeds', seeds]) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'argument --seeds' in err and '\n' not in err and os.listdir(tmp_path) == []
