@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ladder on a GPU, in one command: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full]
+# The ladder on a GPU, in one command: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends]
 #
 # Makes the long-blur synthetic data in a temporary folder, trains every rung x seed at once on the one GPU
 # (budget 'gpu' of basicsr_nafnet/ladder.py: 10 processes, each stopped at a 260 s deadline, compared at the last
@@ -8,6 +8,9 @@
 # 299 s in all on one H200 on 2026-12-04 (training 260 s, then scoring and figures); it never needs the network.
 # --full: budget 'gpu-full', 3000 iterations so the cosine schedule ends (estimated ~355 s of training on the
 # H200, 430 s deadline as a safety net; not yet run): run(..., timeout_s=600).
+# --ends: budget 'gpu-ends', the target's two rungs only (ResidualCNN and NAFNet, --rungs 1,5), four seeds each,
+# lr 1e-3 with gradient clipping at 0.01 (NAFNet's seeds split by 0.7 dB unclipped on the CPU), 3000 iterations;
+# eight processes (not yet run): run(..., timeout_s=600).
 #
 # On the device machine, after fetching the wheels here once (bash scripts/gpu_wheels.sh; .whl/ is git-ignored):
 #
@@ -16,19 +19,21 @@
 # --dry-run: the same code path on the CPU (budget 'tiny': 3+24 pairs of 128x128, 20 iterations, 2 seeds, every
 # rung), under ~2 minutes, to check the script itself. Set-up as scripts/gpu_check.sh (scripts/gpu_env.sh).
 set -u
-if [ $# -lt 1 ] || [ "${1#-}" != "$1" ] || { [ $# -eq 2 ] && [ "$2" != --dry-run ] && [ "$2" != --full ]; } \
-        || [ $# -gt 2 ]; then
-    echo "usage: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full]" >&2
+if [ $# -lt 1 ] || [ "${1#-}" != "$1" ] \
+        || { [ $# -eq 2 ] && [ "$2" != --dry-run ] && [ "$2" != --full ] && [ "$2" != --ends ]; } || [ $# -gt 2 ]; then
+    echo "usage: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends]" >&2
     exit 2
 fi
 out=$1
 budget=gpu
 [ "${2:-}" = --dry-run ] && budget=tiny
 [ "${2:-}" = --full ] && budget=gpu-full
+rungs=()
+[ "${2:-}" = --ends ] && budget=gpu-ends && rungs=(--rungs 1,5)
 case $out in /*) ;; *) out=$PWD/$out ;; esac  # relative to where it was called, before the cd below
 cd "$(dirname "$0")/.." || exit 2
 source scripts/gpu_env.sh || exit 2
 work=$(mktemp -d "${TMPDIR:-/tmp}/ladder.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
-"$python" -m basicsr_nafnet.ladder "$out" --budget $budget --root "$work" \
+"$python" -m basicsr_nafnet.ladder "$out" --budget $budget "${rungs[@]}" --root "$work" \
     --command-line "bash scripts/ladder_gpu.sh OUT_DIR${2:+ $2}"

@@ -248,11 +248,19 @@ def test_gpu_script_refuses_bad_arguments(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal where torch sees no GPU')
-@pytest.mark.parametrize('budget', ['gpu', 'gpu-full'])
+@pytest.mark.parametrize('budget', ['gpu', 'gpu-full', 'gpu-ends'])
 def test_gpu_budgets_refuse_without_cuda_before_creating_anything(budget, tmp_path, capsys):
+    (tmp_path / 'work').mkdir()  # as scripts/ladder_gpu.sh makes it: the logs archive must not appear in OUT anyway
     assert ladder.main([str(tmp_path / 'out'), '--budget', budget, '--root', str(tmp_path / 'work')]) == 2
     assert capsys.readouterr().err.strip() == f"error: budget '{budget}' needs a CUDA GPU and torch sees none"
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ['work'] and os.listdir(tmp_path / 'work') == []
+
+
+def test_ends_gpu_budget_is_the_full_schedule_with_the_clip_recipe_and_four_seeds():
+    ends, full, clip = (ladder.BUDGETS[n] for n in ('gpu-ends', 'gpu-full', 'cpu-long-clip'))
+    assert (ends.iters, ends.deadline_s) == (full.iters, full.deadline_s)
+    assert (ends.lr, ends.grad_clip) == (clip.lr, clip.grad_clip)
+    assert ends.seeds == 4 and ends.concurrent == 2 * ends.seeds  # two rungs, every run at once
 
 
 def test_full_gpu_budget_runs_its_schedule_to_the_end():
