@@ -36,7 +36,8 @@ from .engine.runs import common_iteration, saved_iterations, train_runs
 from .fileio import atomic_write
 
 __all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'select_rungs', 'check_budget', 'ensure_ladder_data',
-           'run_commands', 'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder', 'pack_logs', 'main']
+           'run_commands', 'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder',
+           'pack_logs', 'main']
 
 # (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
 LADDER = (

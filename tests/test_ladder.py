@@ -309,6 +309,7 @@ def test_rungs_and_seeds_reach_the_run_and_its_recorded_command(tmp_path, monkey
 
 @pytest.mark.parametrize('seeds', ['1', '0', 'two'])
 def test_fewer_than_two_seeds_are_refused_in_one_line(seeds, tmp_path, capsys):
-    assert ladder.main([str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--seeds', seeds]) == 2
+    argv = [str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--seeds', seeds]
+    assert ladder.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert 'argument --seeds' in err and '\n' not in err and os.listdir(tmp_path) == []
