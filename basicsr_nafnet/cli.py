@@ -25,8 +25,8 @@ from .fileio import check_component, is_inside
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
     'shorten',
-    'positive_int', 'non_negative_int', 'add_threads_argument', 'apply_threads', 'parse_device', 'check_component',
-    'check_output_dir', 'check_output_file', 'is_inside'
+    'positive_int', 'non_negative_int', 'int_at_least', 'add_threads_argument', 'apply_threads', 'parse_device',
+    'check_component', 'check_output_dir', 'check_output_file', 'is_inside'
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -163,6 +163,11 @@ def positive_int(text):
 def non_negative_int(text):
     """argparse type: an integer >= 0."""
     return _int_at_least(text, 0)
+
+
+def int_at_least(low):
+    """argparse type factory: an integer >= ``low``."""
+    return lambda text: _int_at_least(text, low)
 
 
 def _int_at_least(text, low):

@@ -19,7 +19,6 @@ Seeds: run ``k`` (0, 1, ...) of a rung is its option file with ``manual_seed`` +
 ``<name>-<budget>-s<k>`` (``--force_yml``); everything else is the option file's or the budget's, the same for
 every rung.
 """
-import argparse
 import dataclasses
 import io
 import json
@@ -29,7 +28,7 @@ import sys
 import tarfile
 import time
 
-from .cli import ArgumentParser, check_output_dir, command
+from .cli import ArgumentParser, check_output_dir, command, int_at_least
 from .errors import UserError
 from .engine.experiment import experiment_paths, run_finished
 from .engine.runs import common_iteration, saved_iterations, train_runs
@@ -337,17 +336,6 @@ def pack_logs(root, path):
     return atomic_write(path, buffer.getvalue())
 
 
-def _seed_count(text):
-    """argparse type for --seeds: an integer >= 2 (one seed has no spread, and every gain would count)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f'{value}: at least 2 seeds per rung, so the spread is measured')
-    return value
-
-
 @command(interrupted='stopped; the output folder holds only what was finished')
 def main(argv=None):
     parser = ArgumentParser(prog='python -m basicsr_nafnet.ladder',
@@ -359,7 +347,7 @@ def main(argv=None):
     parser.add_argument('--rungs', default=None, metavar='N,N',
                         help='train and compare only these rungs, numbered from 1 (ResidualCNN) to '
                         f'{len(LADDER)} (NAFNet), e.g. 1,5; default: all')
-    parser.add_argument('--seeds', type=_seed_count, default=None, metavar='N',
+    parser.add_argument('--seeds', type=int_at_least(2), default=None, metavar='N',
                         help="runs per rung instead of the budget's (at least 2, so the spread is measured); runs "
                         'the budget already trained are reused, so a larger N adds seeds')
     parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
