@@ -7,7 +7,7 @@ Then: python scripts/prepare_gopro.py --input datasets/synthetic_gopro --crop-si
 import argparse
 
 from ..cli import ArgumentParser, check_output_dir, command, non_negative_int, positive_int
-from ..data.synthetic import make_synthetic_gopro
+from ..data.synthetic import GREY_PHOTOS, PHOTO_ORDERS, TEST_PHOTOS, TRAIN_PHOTOS, make_synthetic_gopro
 
 
 def parse_size(text):
@@ -36,6 +36,14 @@ def parse_range(text):
     return low, high
 
 
+def parse_photos(text):
+    """'astronaut.png,camera.png' -> ('astronaut.png', 'camera.png'); each is checked by the generator."""
+    names = tuple(v.strip() for v in text.split(','))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f'expected file names separated by commas, got {text!r}')
+    return names
+
+
 def parse_args(argv=None, prog='make_synthetic_gopro.py'):
     parser = ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument('--output', required=True, help='folder to create')
@@ -49,6 +57,14 @@ def parse_args(argv=None, prog='make_synthetic_gopro.py'):
     parser.add_argument('--zoom', type=parse_range, default=None,
                         help="range of the photographs' magnification, e.g. 2,3 (smoother content: GoPro-like PSNR "
                         'at long blur; default: from filling the frame up to 1)')
+    parser.add_argument('--train-photos', type=parse_photos, default=None, metavar='A.png,B.png',
+                        help=f"training photographs, files in scikit-image's skimage/data (default: "
+                        f"{','.join(TRAIN_PHOTOS)}; grey ones too, e.g. {','.join(GREY_PHOTOS)})")
+    parser.add_argument('--test-photos', type=parse_photos, default=None, metavar='A.png,B.png',
+                        help=f"test photographs, none of them a training one (default: {','.join(TEST_PHOTOS)})")
+    parser.add_argument('--photo-order', choices=PHOTO_ORDERS, default='random',
+                        help='each 20-frame sequence draws its photograph (random, the default) or takes them in '
+                        'turn (cycle: equal shares)')
     parser.add_argument('--workers', type=positive_int, default=1, help='render in this many processes')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing output folder this script made (any other folder is refused)')
@@ -62,6 +78,8 @@ def main(argv=None, prog='make_synthetic_gopro.py'):
     check_output_dir(args.output, '--output')
     out = make_synthetic_gopro(args.output, train=args.train, test=args.test, size=args.size, seed=args.seed,
                                progress=not args.no_progress, blur_px=args.blur_px, max_rotation=args.max_rotation,
-                               zoom=args.zoom, workers=args.workers, overwrite=args.overwrite)
+                               zoom=args.zoom, workers=args.workers, overwrite=args.overwrite,
+                               train_photos=args.train_photos, test_photos=args.test_photos,
+                               photo_order=args.photo_order)
     print(f'wrote {args.train} train / {args.test} test pairs to {out}')
     return 0

@@ -28,12 +28,17 @@ from tqdm import tqdm
 from ..errors import UserError
 from ..locks import LOCK_NAME, output_lock
 
-__all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GAMMA', 'photo_path']
+__all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'pairs_per_photo', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GREY_PHOTOS', 'GAMMA',
+           'photo_path']
 
 # natural colour photographs bundled in scikit-image's wheel (no network); disjoint between splits
 TRAIN_PHOTOS = ('astronaut.png', 'motorcycle_left.png', 'motorcycle_right.png', 'rocket.jpg', 'retina.jpg',
                 'ihc.png', 'hubble_deep_field.jpg')
 TEST_PHOTOS = ('chelsea.png', 'coffee.png')
+# grey natural photographs and textures in the same wheel, at least ~300 px on each side (so a 256 frame needs no
+# magnification); read as three equal channels. More variety for a training set (the ladder's 'varied' data)
+GREY_PHOTOS = ('camera.png', 'brick.png', 'grass.png', 'gravel.png', 'coins.png', 'moon.png')
+PHOTO_ORDERS = ('random', 'cycle')  # per sequence: a photograph drawn at random, or each in turn (equal shares)
 GAMMA = 2.2
 SETTINGS_FILE = 'synthetic_gopro.json'  # written last; marks a folder as this generator's output
 FRAMES_PER_SEQUENCE = 20
@@ -115,12 +120,31 @@ def _render_pair(photo, rng, size, blur_px, max_rotation, sub_frames, zoom=None)
 _PHOTOS = {}  # per process: linear-light photographs already read
 
 
-def _pair(split, index, size, seed, blur_px, max_rotation, sub_frames, zoom):
+_SPLIT_IDS = {'train': 0, 'test': 1}
+
+
+def _sequence_photo(split, seq, seed, photos=None, photo_order='random'):
+    """The photograph of sequence ``seq`` of ``split`` (every frame of a sequence comes from it)."""
+    names = tuple(photos) if photos else {'train': TRAIN_PHOTOS, 'test': TEST_PHOTOS}[split]
+    seq_rng = np.random.default_rng([seed, _SPLIT_IDS[split], seq])
+    drawn = int(seq_rng.integers(len(names)))  # drawn either way, so 'cycle' leaves every other draw as it was
+    return names[seq % len(names) if photo_order == 'cycle' else drawn]
+
+
+def pairs_per_photo(split, count, seed=0, photos=None, photo_order='random'):
+    """``{photograph: pairs}`` of the first ``count`` pairs of ``split``, without rendering them."""
+    shares = {}
+    for index in range(count):
+        name = _sequence_photo(split, index // FRAMES_PER_SEQUENCE, seed, photos, photo_order)
+        shares[name] = shares.get(name, 0) + 1
+    return shares
+
+
+def _pair(split, index, size, seed, blur_px, max_rotation, sub_frames, zoom, photos=None, photo_order='random'):
     """Pair ``index`` of ``split``: ``(sequence, frame, photo, blurred, sharp, motion)``; depends on nothing else."""
-    split_id, names = {'train': (0, TRAIN_PHOTOS), 'test': (1, TEST_PHOTOS)}[split]
+    split_id = _SPLIT_IDS[split]
     seq, frame = divmod(index, FRAMES_PER_SEQUENCE)
-    seq_rng = np.random.default_rng([seed, split_id, seq])
-    name = names[int(seq_rng.integers(len(names)))]
+    name = _sequence_photo(split, seq, seed, photos, photo_order)
     if name not in _PHOTOS:
         _PHOTOS[name] = _load_linear(name)
     rng = np.random.default_rng([seed, split_id, seq, frame + 1])
@@ -133,7 +157,7 @@ def _pair_star(args):
 
 
 def synthetic_pairs(split, count, size=(256, 256), seed=0, blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13),
-                    zoom=None, workers=1):
+                    zoom=None, workers=1, photos=None, photo_order='random'):
     """The pairs :func:`make_synthetic_gopro` writes for one split, in memory, in its order.
 
     Args:
@@ -141,13 +165,17 @@ def synthetic_pairs(split, count, size=(256, 256), seed=0, blur_px=(2.0, 8.0), m
         count (int): Number of pairs.
         size, seed, blur_px, max_rotation, sub_frames, zoom: As for :func:`make_synthetic_gopro`.
         workers (int): Render in this many processes (every pair has its own seed: the same pairs either way).
+        photos (sequence[str] | None): The split's photographs (file names in ``skimage/data``); None: the
+            generator's own (:data:`TRAIN_PHOTOS` or :data:`TEST_PHOTOS`).
+        photo_order (str): 'random' (each sequence draws its photograph) or 'cycle' (in turn, equal shares).
 
     Yields:
         tuple: ``(sequence, frame, photo name, blurred, sharp, motion)``; images are H x W x 3 uint8 BGR.
     """
     if split not in ('train', 'test'):
         raise KeyError(split)
-    jobs = ((split, index, _parse_size(size), seed, blur_px, max_rotation, sub_frames, zoom) for index in range(count))
+    jobs = ((split, index, _parse_size(size), seed, blur_px, max_rotation, sub_frames, zoom, photos, photo_order)
+            for index in range(count))
     if workers <= 1 or count < 2:
         yield from map(_pair_star, jobs)
         return
@@ -175,7 +203,7 @@ def _parse_size(size):
 
 def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, progress=True,
                          blur_px=(2.0, 8.0), max_rotation=0.5, sub_frames=(7, 13), zoom=None, workers=1,
-                         overwrite=False):
+                         overwrite=False, train_photos=None, test_photos=None, photo_order='random'):
     """Write a GoPro-like dataset in the ``GOPRO_Large`` layout.
 
     Args:
@@ -196,6 +224,11 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         workers (int): Render the pairs in this many processes; the files are the same for any number.
         overwrite (bool): Replace an existing ``output``, only if this generator made it (it holds
             ``synthetic_gopro.json``); any other folder is refused.
+        train_photos, test_photos (sequence[str] | None): Photographs of each split, file names in scikit-image's
+            ``skimage/data`` (grey ones are read as three equal channels, e.g. :data:`GREY_PHOTOS`); disjoint.
+            None: :data:`TRAIN_PHOTOS`, :data:`TEST_PHOTOS`.
+        photo_order (str): How each 20-frame sequence gets its photograph: 'random' (drawn; the default, whose
+            files never change) or 'cycle' (in turn, so every photograph has an equal share of each split).
 
     Returns:
         str: ``output``.
@@ -210,6 +243,7 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         raise UserError(f'bad ranges: blur_px={blur_px} (0 <= low <= high), '
                         f'sub_frames={sub_frames} (1 <= low <= high), '
                         f'max_rotation={max_rotation} (>= 0)')
+    train_photos, test_photos = _check_photos(train_photos, test_photos, photo_order)
     _check_replaceable(output, overwrite)  # before anything is created
     parent, name = os.path.split(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
@@ -221,7 +255,8 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         _check_replaceable(output, overwrite)  # again: another run may have finished meanwhile
         for left in (partial, aside):
             shutil.rmtree(left, ignore_errors=True)
-        _write(partial, train, test, (h, w), seed, progress, blur_px, max_rotation, sub_frames, zoom, workers)
+        _write(partial, train, test, (h, w), seed, progress, blur_px, max_rotation, sub_frames, zoom, workers,
+               train_photos, test_photos, photo_order)
         if os.path.exists(output):  # aside first, not rmtree: killed half-way that would leave a folder that
             os.replace(output, aside)  # still holds synthetic_gopro.json, looking complete
             os.replace(partial, output)
@@ -229,6 +264,28 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
         else:
             os.replace(partial, output)
     return output
+
+
+def _check_photos(train_photos, test_photos, photo_order):
+    """``(train, test)`` photograph tuples, each readable and the two disjoint; bad names raise :class:`UserError`."""
+    if photo_order not in PHOTO_ORDERS:
+        raise UserError(f"photo_order must be one of {', '.join(PHOTO_ORDERS)}, got {photo_order!r}")
+    chosen = []
+    for split, names, default in (('train', train_photos, TRAIN_PHOTOS), ('test', test_photos, TEST_PHOTOS)):
+        names = tuple(default if names is None else names)
+        if not names:
+            raise UserError(f'{split}_photos is empty')
+        for name in names:
+            try:
+                photo_path(name)
+            except FileNotFoundError as err:
+                raise UserError(f'{split}_photos: {err}') from None
+        chosen.append(names)
+    shared = sorted(set(chosen[0]) & set(chosen[1]))
+    if shared:
+        raise UserError(f"train_photos and test_photos share {', '.join(shared)}; held-out pairs need other "
+                        'photographs')
+    return tuple(chosen)
 
 
 def _check_replaceable(output, overwrite):
@@ -242,18 +299,22 @@ def _check_replaceable(output, overwrite):
                             'inside); choose another --output or remove the folder yourself')
 
 
-def _write(partial, train, test, size, seed, progress, blur_px, max_rotation, sub_frames, zoom, workers):
+def _write(partial, train, test, size, seed, progress, blur_px, max_rotation, sub_frames, zoom, workers,
+           train_photos=TRAIN_PHOTOS, test_photos=TEST_PHOTOS, photo_order='random'):
     """Every pair and the settings file into the folder ``partial`` (made here, removed on an error)."""
     h, w = size
     os.makedirs(partial)
     settings = dict(version=VERSION, train=train, test=test, size=[h, w], seed=seed, blur_px=list(blur_px),
                     max_rotation=max_rotation, sub_frames=list(sub_frames), gamma=GAMMA,
                     zoom=None if zoom is None else list(zoom),
-                    train_photos=list(TRAIN_PHOTOS), test_photos=list(TEST_PHOTOS))
+                    train_photos=list(train_photos), test_photos=list(test_photos))
+    if photo_order != 'random':  # recorded only when not the default, so default settings files stay as they were
+        settings['photo_order'] = photo_order
     try:
         bar = tqdm(total=train + test, unit='pair', desc='synthetic GoPro', disable=not progress)
-        for split, count in (('train', train), ('test', test)):
-            pairs = synthetic_pairs(split, count, (h, w), seed, blur_px, max_rotation, sub_frames, zoom, workers)
+        for split, count, photos in (('train', train, train_photos), ('test', test, test_photos)):
+            pairs = synthetic_pairs(split, count, (h, w), seed, blur_px, max_rotation, sub_frames, zoom, workers,
+                                    photos, photo_order)
             for seq, frame, name, blur, sharp, motion in pairs:
                 folder = os.path.join(partial, split, f'SYNTH_{split}_{seq:03d}')
                 stem = f'{frame + 1:06d}'

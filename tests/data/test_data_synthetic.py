@@ -134,3 +134,69 @@ def test_workers_make_the_same_bytes_and_zoom_softens_the_frames(tmp_path):
     assert input_psnr(tmp_path / 'one') > input_psnr(tmp_path / 'plain') + 1.0
     with pytest.raises(UserError, match='zoom'):
         make_synthetic_gopro(str(tmp_path / 'bad'), zoom=(0.0, 2.0), **common)
+
+
+def _photos_by_sequence(root, split):
+    folder = os.path.join(root, split)
+    out = []
+    for seq in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, seq, 'motion', '000001.json')) as f:
+            out.append(json.load(f)['photo'])
+    return out
+
+
+def test_chosen_photographs_in_turn_and_the_default_order_unchanged(tmp_path):
+    from basicsr_nafnet.data.synthetic import FRAMES_PER_SEQUENCE, GREY_PHOTOS
+
+    n = FRAMES_PER_SEQUENCE
+    train = list(TRAIN_PHOTOS[:2] + GREY_PHOTOS[:2])
+    cycled = make_synthetic_gopro(str(tmp_path / 'cycled'), train=5 * n, test=2 * n, size=(32, 32), seed=1,
+                                  progress=False, train_photos=train, photo_order='cycle')
+    assert _photos_by_sequence(cycled, 'train') == train + train[:1]  # each in turn
+    assert _photos_by_sequence(cycled, 'test') == list(TEST_PHOTOS)  # both held-out photographs, one sequence each
+    grey = read_image(cycled, os.path.join('train', 'SYNTH_train_002', 'sharp', '000001.png'))
+    assert grey.shape == (32, 32, 3) and (grey[..., 0] == grey[..., 2]).all()  # a grey photograph, three channels
+    with open(os.path.join(cycled, 'synthetic_gopro.json')) as f:
+        settings = json.load(f)
+    assert settings['train_photos'] == train and settings['photo_order'] == 'cycle'
+    # naming the default photographs and order changes no byte, the settings file included
+    default = make_synthetic_gopro(str(tmp_path / 'default'), train=3 * n, test=n, size=(32, 32), seed=1,
+                                   progress=False)
+    named = make_synthetic_gopro(str(tmp_path / 'named'), train=3 * n, test=n, size=(32, 32), seed=1, progress=False,
+                                 train_photos=TRAIN_PHOTOS, test_photos=TEST_PHOTOS, photo_order='random')
+    assert digest_tree(default) == digest_tree(named)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(train_photos=['nope.png']), r"train_photos: .*nope\.png: scikit-image photograph not found"),
+    (dict(test_photos=['astronaut.png']), 'train_photos and test_photos share astronaut.png'),
+    (dict(test_photos=[]), 'test_photos is empty'),
+    (dict(photo_order='shuffle'), "photo_order must be one of random, cycle, got 'shuffle'"),
+])
+def test_bad_photographs_are_refused_before_anything_is_created(kwargs, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        make_synthetic_gopro(str(tmp_path / 'out'), train=2, test=1, size=(16, 16), progress=False, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--train-photos', 'camera.png,nope.png'], 'nope.png: scikit-image photograph not found'),
+    (['--test-photos', 'camera.png,'], 'argument --test-photos: expected file names separated by commas'),
+    (['--photo-order', 'shuffle'], 'argument --photo-order: invalid choice'),
+])
+def test_cli_photographs_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path, capsys):
+    from basicsr_nafnet.commands.make_synthetic_gopro import main
+
+    assert main(['--output', str(tmp_path / 'out'), '--train', '2', '--test', '1', '--size', '16', '--no-progress',
+                 *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and '\n' not in err and os.listdir(tmp_path) == []
+
+
+def test_cli_photographs_in_turn(tmp_path):
+    from basicsr_nafnet.commands.make_synthetic_gopro import main
+
+    out = str(tmp_path / 'out')
+    assert main(['--output', out, '--train', '40', '--test', '1', '--size', '16', '--no-progress', '--train-photos',
+                 'camera.png,brick.png', '--photo-order', 'cycle']) == 0
+    assert _photos_by_sequence(out, 'train') == ['camera.png', 'brick.png']
