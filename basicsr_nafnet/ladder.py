@@ -9,6 +9,9 @@ One code path, budgets that differ (:data:`BUDGETS`):
 * ``cpu-long``: the GPU budget's data and batch on the CPU, two runs at a time, a couple of hours on 2 cores;
   ``cpu-long-clip`` the same with lr 1e-3 and gradient clipping, ``cpu-3200-clip`` that for twice the iterations
   (meant for the two ends, ``--rungs 1,5``);
+* ``cpu-varied-clip``: ``cpu-long-clip`` on the ``varied`` data (13 training photographs instead of 7, each in
+  turn; the held-out pairs from both test photographs): does variety widen the gap on unseen photographs?
+* ``cpu-half-clip``: ``cpu-long-clip`` with every rung at half its width: the gap against the networks' size;
 * ``tiny``: ``bash scripts/ladder_gpu.sh OUT --dry-run`` and the tests, the same path on the CPU in seconds.
 
 A run checkpoints and validates every ``iters / 10`` iterations. The table compares every run at the last
@@ -32,9 +35,10 @@ from .cli import ArgumentParser, check_output_dir, command, int_at_least
 from .errors import UserError
 from .engine.experiment import experiment_paths, run_finished
 from .engine.runs import common_iteration, saved_iterations, train_runs
+from .data.synthetic import GREY_PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS
 from .fileio import atomic_write
 
-__all__ = ['LADDER', 'LADDER_DATA', 'Budget', 'BUDGETS', 'select_rungs', 'check_budget', 'ensure_ladder_data',
+__all__ = ['LADDER', 'LADDER_DATA', 'LADDER_DATASETS', 'Budget', 'BUDGETS', 'select_rungs', 'check_budget', 'ensure_ladder_data',
            'run_commands', 'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder',
            'pack_logs', 'main']
 
@@ -55,6 +59,15 @@ LADDER = (
 LADDER_DATA = dict(size=(256, 256), seed=0, blur_px=(10.0, 30.0), zoom=None)
 LADDER_CROP, LADDER_STEP = 128, 64  # LMDB crops; the training crop (gt_size) is cut from these
 DATA_FOLDER = osp.join('datasets', 'synthetic_gopro_ladder')  # under the root; the option files read it there
+# the same blur with more variety: the 7 colour training photographs seen by the probe in docs/ladder-data.md
+# ("Where the gap goes") plus 6 grey photographs and textures, each photograph in turn so every one has an equal
+# share; held-out pairs alternate between both test photographs (random draws gave coffee.png alone)
+LADDER_VARIED = dict(LADDER_DATA, train_photos=list(TRAIN_PHOTOS + GREY_PHOTOS), test_photos=list(TEST_PHOTOS),
+                     photo_order='cycle')
+# a budget's ``data`` -> (folder under the root, generator settings); each in its own folder, so budgets on
+# different data can share a root. The option files name the first; the others are passed as --force_yml
+LADDER_DATASETS = {'long-blur': (DATA_FOLDER, LADDER_DATA),
+                   'varied': (osp.join('datasets', 'synthetic_gopro_ladder_varied'), LADDER_VARIED)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +89,9 @@ class Budget:
         lr (float | None): Learning rate for every rung instead of the option files' (None: the files').
         grad_clip (float | None): Clip every rung's gradient norm to this (``use_grad_clip``, ``grad_clip_norm``);
             None: the option files' setting (no clipping).
+        data (str): A name in :data:`LADDER_DATASETS`, the synthetic set every rung trains and is scored on.
+        width_scale (float): Every rung's channel count (``num_feat`` or ``width``) times this, rounded: the
+            ladder at another size, the rungs still matched by MACs (each scales about as the square).
     """
     name: str
     iters: int
@@ -93,6 +109,8 @@ class Budget:
     workers: int = 1
     lr: float = None
     grad_clip: float = None
+    data: str = 'long-blur'
+    width_scale: float = 1.0
 
 
 BUDGETS = {
@@ -123,6 +141,16 @@ BUDGETS = {
     # (four runs, ~1.7 h on 2 cores; all five rungs would take ~4 h)
     'cpu-3200-clip': Budget('cpu-3200-clip', iters=3200, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
                             train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01),
+    # cpu-long-clip on the 'varied' data: 780 training pairs = 3 sequences of each of the 13 photographs, 40
+    # held-out = one sequence of each test photograph. For the two ends (--rungs 1,5), ~45 min for two seeds
+    'cpu-varied-clip': Budget('cpu-varied-clip', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
+                              train_pairs=780, test_pairs=40, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01,
+                              data='varied'),
+    # cpu-long-clip at half the width (a quarter of the MACs), for the two ends (--rungs 1,5; ~20 min for two seeds):
+    # does the NAFNet - ResidualCNN gap grow or shrink with the networks' size?
+    'cpu-half-clip': Budget('cpu-half-clip', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
+                            train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01,
+                            width_scale=0.5),
     # the GPU script's --dry-run and the tests: the same path, on the CPU, in seconds per run
     'tiny': Budget('tiny', iters=20, batch=2, crop=64, seeds=2, concurrent=2, train_pairs=24, test_pairs=3,
                    frame=128, threads=1),
@@ -130,29 +158,56 @@ BUDGETS = {
 
 
 def _data_recipe(budget):
-    return dict(LADDER_DATA, train=budget.train_pairs, test=budget.test_pairs, size=[budget.frame] * 2,
-                blur_px=list(LADDER_DATA['blur_px']),
-                zoom=list(LADDER_DATA['zoom']) if LADDER_DATA['zoom'] else None, crop=LADDER_CROP,
-                step=LADDER_STEP)
+    settings = LADDER_DATASETS[budget.data][1]
+    return dict(settings, train=budget.train_pairs, test=budget.test_pairs, size=[budget.frame] * 2,
+                blur_px=list(settings['blur_px']), zoom=list(settings['zoom']) if settings['zoom'] else None,
+                crop=LADDER_CROP, step=LADDER_STEP)
+
+
+def data_folder(budget):
+    """The ladder's data folder for ``budget``, relative to the root."""
+    return LADDER_DATASETS[budget.data][0]
+
+
+def data_text(budget):
+    """One sentence on the budget's data, for the table's notes."""
+    from .data.synthetic import pairs_per_photo
+
+    settings = LADDER_DATASETS[budget.data][1]
+    photos = {key: settings[key] for key in ('photo_order',) if key in settings}
+    train = pairs_per_photo('train', budget.train_pairs, settings['seed'], settings.get('train_photos'), **photos)
+    test = pairs_per_photo('test', budget.test_pairs, settings['seed'], settings.get('test_photos'), **photos)
+    photos = (f"training pairs from {len(train)} photograph{'s' if len(train) > 1 else ''}"
+              + (' in turn' if settings.get('photo_order') == 'cycle' and len(train) > 1 else '')
+              + ', held-out pairs from ' + ' and '.join(f'{name} ({n})' for name, n in sorted(test.items())))
+    zoom = settings['zoom']
+    return (f"synthetic camera-shake blur ({budget.data!r}), {budget.train_pairs} training pairs in "
+            f"{LADDER_CROP}x{LADDER_CROP} crops (step {LADDER_STEP}), {budget.test_pairs} held-out test pairs of "
+            f"{budget.frame}x{budget.frame}; {photos}; camera paths {settings['blur_px'][0]:g}-"
+            f"{settings['blur_px'][1]:g} px"
+            + (f', photographs magnified {zoom[0]:g}-{zoom[1]:g}x' if zoom else
+               ', photographs at their own scale or smaller') + ' (docs/ladder-data.md)')
 
 
 def ensure_ladder_data(root, budget, log=print):
-    """Make the ladder's synthetic set and its LMDBs under ``root/datasets/synthetic_gopro_ladder`` unless there."""
+    """Make the budget's synthetic set and its LMDBs under ``root/`` :func:`data_folder` unless already there."""
     from .data.prepare import prepare_gopro
     from .data.synthetic import make_synthetic_gopro
     from .demo import lmdbs_complete, read_stamp
 
-    data_dir = osp.join(root, DATA_FOLDER)
+    data_dir = osp.join(root, data_folder(budget))
     recipe = _data_recipe(budget)
     stamp = osp.join(data_dir, 'ladder_recipe.json')
     if lmdbs_complete(data_dir) and read_stamp(stamp) == recipe:
         log(f'[ladder] data: reusing {data_dir}')
         return data_dir
+    settings = LADDER_DATASETS[budget.data][1]
     log(f'[ladder] data: {budget.train_pairs} training and {budget.test_pairs} held-out pairs, '
-        f"{LADDER_DATA['blur_px'][0]:g}-{LADDER_DATA['blur_px'][1]:g} px camera paths -> {data_dir}")
+        f"{settings['blur_px'][0]:g}-{settings['blur_px'][1]:g} px camera paths -> {data_dir}")
+    photos = {key: settings[key] for key in ('train_photos', 'test_photos', 'photo_order') if key in settings}
     make_synthetic_gopro(data_dir, train=budget.train_pairs, test=budget.test_pairs, size=(budget.frame,) * 2,
-                         seed=LADDER_DATA['seed'], blur_px=LADDER_DATA['blur_px'], zoom=LADDER_DATA['zoom'],
-                         workers=budget.workers, overwrite=True, progress=False)
+                         seed=settings['seed'], blur_px=settings['blur_px'], zoom=settings['zoom'],
+                         workers=budget.workers, overwrite=True, progress=False, **photos)
     prepare_gopro(data_dir, crop_size=LADDER_CROP, step=LADDER_STEP, overwrite=True, progress=False,
                   workers=budget.workers if budget.workers > 1 else 0)
     atomic_write(stamp, json.dumps(recipe))  # written last: its presence means the data is complete
@@ -206,6 +261,18 @@ def run_commands(option_file, opt, budget):
             overrides.append(f'train:optim_g:lr={budget.lr:g}')
         if budget.grad_clip is not None:
             overrides += ['train:use_grad_clip=true', f'train:grad_clip_norm={budget.grad_clip:g}']
+        if budget.width_scale != 1:
+            network = scaled_network(opt['network_g'], budget.width_scale)
+            overrides += [f'network_g:{key}={network[key]}' for key in WIDTH_KEYS if key in network]
+        if data_folder(budget) != DATA_FOLDER:  # the option files read DATA_FOLDER; point every LMDB elsewhere
+            for phase in ('train', 'val'):
+                for key in ('dataroot_gt', 'dataroot_lq'):
+                    old, new = DATA_FOLDER.replace(os.sep, '/'), data_folder(budget).replace(os.sep, '/')
+                    if old not in opt['datasets'][phase][key]:
+                        raise UserError(f'{option_file}: datasets:{phase}:{key} does not read {old}, so the '
+                                        f'{budget.data!r} data cannot replace it')
+                    path = opt['datasets'][phase][key].replace(old, new, 1)
+                    overrides.append(f'datasets:{phase}:{key}={path}')
         runs.append((name, [sys.executable, '-m', 'basicsr_nafnet.train', '-opt', option_file, '--auto_resume',
                             '--force_yml', *overrides]))
     return runs
@@ -222,7 +289,8 @@ def recipe_text(budget, train):
     return (f'{budget.iters} iterations per run, batch {budget.batch} of {budget.crop}x{budget.crop} crops, '
             f"{train['optim_g']['type']} lr {lr:g} cosine to {train['scheduler']['eta_min']:g}, {clipping}, "
             f'PSNR loss, validation and checkpoint every {_freq(budget)} iterations, '
-            f'{budget.seeds} seeds per rung (manual_seed + 0..{budget.seeds - 1})')
+            f'{budget.seeds} seeds per rung (manual_seed + 0..{budget.seeds - 1})'
+            + (f"; every rung at {budget.width_scale:g}x its option file's width" if budget.width_scale != 1 else ''))
 
 
 def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
@@ -236,8 +304,20 @@ def train_ladder(jobs, root, budget, log=print, poll_s=0.5):
                       '[ladder]')
 
 
-def _spec(opt, checkpoint):
-    return dict(network=dict(opt['network_g']), checkpoint=checkpoint)
+WIDTH_KEYS = ('num_feat', 'width')  # the rungs' channel-count arguments (ResidualCNN; the UNets, Baseline, NAFNet)
+
+
+def scaled_network(network, scale):
+    """``network`` (an option file's ``network_g``) with its channel count times ``scale``, rounded."""
+    network = dict(network)
+    for key in WIDTH_KEYS:
+        if key in network and scale != 1:
+            network[key] = max(1, int(round(network[key] * scale)))
+    return network
+
+
+def _spec(opt, checkpoint, budget):
+    return dict(network=scaled_network(opt['network_g'], budget.width_scale), checkpoint=checkpoint)
 
 
 def check_budget(budget):
@@ -249,7 +329,22 @@ def check_budget(budget):
     return budget
 
 
-def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, command_line=None):
+def photos_by_role(budget):
+    """``(photograph, role)`` for :func:`~basicsr_nafnet.evaluation.photo_gains.photo_gains`: the photographs of the
+    budget's training pairs, of its held-out pairs, and the bundled ones its pairs never drew."""
+    from .data.synthetic import pairs_per_photo
+
+    settings = LADDER_DATASETS[budget.data][1]
+    order = {key: settings[key] for key in ('photo_order',) if key in settings}
+    train = pairs_per_photo('train', budget.train_pairs, settings['seed'], settings.get('train_photos'), **order)
+    test = pairs_per_photo('test', budget.test_pairs, settings['seed'], settings.get('test_photos'), **order)
+    listed = list(settings.get('train_photos', TRAIN_PHOTOS)) + list(settings.get('test_photos', TEST_PHOTOS))
+    bundled = list(dict.fromkeys(listed + list(TRAIN_PHOTOS + TEST_PHOTOS + GREY_PHOTOS)))  # listed first, once
+    return ([(p, 'training') for p in bundled if p in train] + [(p, 'held-out') for p in bundled if p in test]
+            + [(p, 'never seen') for p in bundled if p not in train and p not in test])
+
+
+def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, command_line=None, by_photo=0):
     """Data, every rung x seed trained under ``budget``, then the ladder table and figures.
 
     Args:
@@ -260,6 +355,9 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
         log (callable): Progress notes.
         ladder (sequence): ``(option file under options/, label, change)`` per rung, bottom first.
         command_line (str, optional): The command, recorded in the table's notes.
+        by_photo (int): When positive, also score every run on this many fresh pairs of each photograph
+            (:func:`photos_by_role`) and write ``photo_gains.md`` and ``.json`` (the lowest and highest rung only
+            are compared there, as in the table).
 
     Returns:
         dict: See :func:`~basicsr_nafnet.evaluation.ladder.ladder_report`; also ``iteration`` (the one compared)
@@ -289,7 +387,7 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
     rungs = []
     for label, change, opt, names in plan:
         dirs = [experiment_paths(name, root)['experiments_root'] for name in names]
-        rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run])) for run in dirs]))
+        rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run], budget)) for run in dirs]))
     opt = plan[-1][2]
     device = torch.device('cuda' if budget.device == 'cuda' else 'cpu')
     machine = machine_description(device)
@@ -302,21 +400,35 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
     notes = [f'Command: `{command}`; machine: {machine}; budget {budget.name!r}: {budget.concurrent} run(s) at a '
              'time' + (f', {budget.deadline_s:g} s training deadline' if budget.deadline_s else '') + '.',
              f'Recipe (every rung the same; options/demo/ladder/): {recipe}.', compared,
-             f'Data: synthetic camera-shake blur, {budget.train_pairs} training pairs in {LADDER_CROP}x{LADDER_CROP} '
-             f'crops (step {LADDER_STEP}), {budget.test_pairs} held-out test pairs of {budget.frame}x{budget.frame} '
-             f"from other photographs; camera paths {LADDER_DATA['blur_px'][0]:g}-{LADDER_DATA['blur_px'][1]:g} px"
-             + (f", photographs magnified {LADDER_DATA['zoom'][0]:g}-{LADDER_DATA['zoom'][1]:g}x" if LADDER_DATA['zoom']
-                else ', photographs at their own scale or smaller') + ' (docs/ladder-data.md).']
+             f'Data: {data_text(budget)}.']
     meta = dict(command=command, machine=machine, recipe=recipe, budget=dataclasses.asdict(budget),
                 compared_iteration=iteration, status=status, data=_data_recipe(budget))
     log('[ladder] scoring every run on the held-out synthetic test set')
     result = ladder_report(osp.join(data_dir, 'test'), rungs, out_dir or osp.join(root, 'docs'),
                            osp.join(root, 'results', 'ladder'), notes=notes, meta=meta, log=log, device=budget.device)
     log(result['markdown'])
+    if by_photo > 0:
+        result['paths'].update(_photo_gains(rungs, budget, by_photo, out_dir or osp.join(root, 'docs'), notes, meta,
+                                            log))
     for name, path in result['paths'].items():
         log(f'[ladder] {name}: {path}')
     log(f'[ladder] this run took {time.perf_counter() - started:.0f} s')
     return dict(result, iteration=iteration, status=status)
+
+
+def _photo_gains(rungs, budget, count, out_dir, notes, meta, log):
+    from .evaluation.photo_gains import PAIRS_SEED, photo_gains, photo_gains_markdown, write_photo_gains
+
+    settings = LADDER_DATASETS[budget.data][1]
+    log(f'[ladder] scoring every run on {count} fresh pairs of each photograph')
+    rows = photo_gains(rungs, photos_by_role(budget), count, budget.frame, settings['blur_px'], settings['zoom'],
+                       device=budget.device, progress=False)
+    first = (f'Each photograph: {count} new pairs of {budget.frame}x{budget.frame} (the generator\'s held-out draws '
+             f'with seed {PAIRS_SEED}, none of them a training pair), the runs\' camera paths; gain = PSNR of the '
+             "output minus the input's, mean over the pairs, then over seeds (spread: half the range).")
+    paths = write_photo_gains(rows, out_dir, [first, *notes], dict(meta, pairs_per_photo=count))
+    log(photo_gains_markdown(rows))
+    return {'gains by photograph': paths['markdown'], 'gains by photograph (json)': paths['json']}
 
 
 def pack_logs(root, path):
@@ -350,6 +462,10 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int_at_least(2), default=None, metavar='N',
                         help="runs per rung instead of the budget's (at least 2, so the spread is measured); runs "
                         'the budget already trained are reused, so a larger N adds seeds')
+    parser.add_argument('--by-photo', type=int_at_least(1), default=0, metavar='N',
+                        help='also score every run on N fresh pairs of each photograph (training, held-out and '
+                        'never seen) into photo_gains.md and .json: is a gap learned in general or on the training '
+                        'photographs?')
     parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
     args = parser.parse_args(argv)
     rungs = select_rungs(args.rungs) if args.rungs is not None else LADDER
@@ -361,9 +477,11 @@ def main(argv=None):
     check_output_dir(args.root, '--root')
     command_line = args.command_line or (f'python -m basicsr_nafnet.ladder --budget {args.budget}'
                                          + (f' --rungs {args.rungs}' if args.rungs is not None else '')
-                                         + (f' --seeds {args.seeds}' if args.seeds is not None else ''))
+                                         + (f' --seeds {args.seeds}' if args.seeds is not None else '')
+                                         + (f' --by-photo {args.by_photo}' if args.by_photo else ''))
     try:
-        run_ladder(args.root, budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line)
+        run_ladder(args.root, budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line,
+                   by_photo=args.by_photo)
     finally:  # the logs come back even when a step failed
         if os.path.isdir(args.root):
             print(f"[ladder] logs: {pack_logs(args.root, os.path.join(args.out_dir, 'ladder_logs.tar.gz'))}")

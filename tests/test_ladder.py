@@ -313,3 +313,89 @@ def test_fewer_than_two_seeds_are_refused_in_one_line(seeds, tmp_path, capsys):
     assert ladder.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert 'argument --seeds' in err and '\n' not in err and os.listdir(tmp_path) == []
+
+
+def test_varied_budget_is_the_clip_budget_on_the_varied_data_in_its_own_folder():
+    varied, clip = ladder.BUDGETS['cpu-varied-clip'], ladder.BUDGETS['cpu-long-clip']
+    assert dataclasses.replace(varied, name=clip.name, data='long-blur', train_pairs=600, test_pairs=30) == clip
+    settings = ladder.LADDER_DATASETS['varied'][1]
+    n = len(settings['train_photos'])
+    assert n == 13 and varied.train_pairs == 3 * n * 20 and varied.test_pairs == 2 * 20  # equal shares
+    from basicsr_nafnet.engine.options import load_options, project_option_file
+    opt = load_options(project_option_file(ladder.LADDER[0][0]))
+    (_, cmd), _ = ladder.run_commands('rung.yml', opt, varied)
+    forced = dict(f.split('=', 1) for f in cmd[cmd.index('--force_yml') + 1:])
+    assert forced['datasets:train:dataroot_gt'] == './datasets/synthetic_gopro_ladder_varied/train/sharp_crops.lmdb'
+    assert forced['datasets:val:dataroot_lq'] == './datasets/synthetic_gopro_ladder_varied/test/input.lmdb'
+    (_, plain), _ = ladder.run_commands('rung.yml', opt, clip)
+    assert not any('dataroot' in f for f in plain)  # the option files' own folder
+    roles = ladder.photos_by_role(varied)
+    assert [r for _, r in roles] == ['training'] * 13 + ['held-out'] * 2
+    roles = dict(ladder.photos_by_role(clip))  # the photographs the pairs drew, not those they might have
+    assert roles['coffee.png'] == 'held-out' and roles['chelsea.png'] == 'never seen'
+    assert roles['moon.png'] == 'never seen' and roles['rocket.jpg'] == 'training' and len(roles) == 15
+    assert 'held-out pairs from coffee.png (30);' in ladder.data_text(clip)
+    assert 'held-out pairs from chelsea.png (20) and coffee.png (20);' in ladder.data_text(varied)
+
+
+def test_varied_data_and_gains_by_photograph_end_to_end(tmp_path, capsys):
+    from basicsr_nafnet.data.synthetic import TEST_PHOTOS
+    from basicsr_nafnet.evaluation.photo_gains import photo_pairs
+    from basicsr.metrics import calculate_psnr
+
+    toy = dataclasses.replace(TOY, name='toy-varied', data='varied', train_pairs=14, test_pairs=2)
+    out = tmp_path / 'out'
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(ladder.BUDGETS, 'toy-varied', toy)
+        assert ladder.main([str(out), '--budget', 'toy-varied', '--root', str(tmp_path / 'w'), '--rungs', '1,5',
+                            '--by-photo', '1']) == 0
+    capsys.readouterr()
+    assert os.listdir(tmp_path / 'w' / 'datasets') == ['synthetic_gopro_ladder_varied']
+    record = json.loads((out / 'photo_gains.json').read_text())
+    rows = record['rows']
+    # 14 pairs: one sequence, so one training photograph; the others are scored too, as never seen
+    assert [r['role'] for r in rows] == ['training', 'held-out'] + ['never seen'] * 13
+    assert rows[0]['photo'] == 'astronaut.png' and {r['photo'] for r in rows[2:]} >= {'rocket.jpg', 'moon.png'}
+    for r in rows:
+        bottom, top = r['gains']
+        assert len(bottom['seeds']) == len(top['seeds']) == 2
+        assert top['mean'] == pytest.approx(np.mean(top['seeds']))
+        assert top['spread'] == pytest.approx((max(top['seeds']) - min(top['seeds'])) / 2)
+        assert r['lead'] == pytest.approx(top['mean'] - bottom['mean'])
+        assert r['lead_beyond_spread'] == (abs(r['lead']) > top['spread'] + bottom['spread'])
+    blur, sharp = photo_pairs(TEST_PHOTOS[0], 1, toy.frame, (10.0, 30.0))[0]
+    assert rows[1]['photo'] == TEST_PHOTOS[0]
+    assert rows[1]['input_psnr'] == pytest.approx(calculate_psnr(blur, sharp, crop_border=0))
+    markdown = (out / 'photo_gains.md').read_text()
+    assert '| chelsea.png | held-out |' in markdown and 'over the 13 never seen photographs: mean' in markdown
+    assert '--by-photo 1' in record['meta']['command'] and "('varied'), 14 training pairs" in markdown
+    assert 'training pairs from 1 photograph, held-out pairs from chelsea.png (2);' in markdown
+
+
+def test_half_width_budget_scales_every_rung_alike_in_training_and_scoring(tmp_path):
+    from basicsr_nafnet.engine.options import load_options, project_option_file
+
+    half, clip = ladder.BUDGETS['cpu-half-clip'], ladder.BUDGETS['cpu-long-clip']
+    assert dataclasses.replace(half, name=clip.name, width_scale=1.0) == clip
+    widths = {}
+    for relative, label, _ in ladder.LADDER:
+        opt = load_options(project_option_file(relative))
+        (_, cmd), _ = ladder.run_commands('rung.yml', opt, half)
+        forced = [f for f in cmd[cmd.index('--force_yml') + 1:] if f.startswith('network_g:')]
+        key = 'num_feat' if 'num_feat' in opt['network_g'] else 'width'
+        assert forced == [f"network_g:{key}={round(opt['network_g'][key] / 2)}"]  # 16 -> 8, 10 -> 5
+        widths[label] = ladder._spec(opt, 'w.pth', half)['network'][key]  # scored as trained
+        (_, plain), _ = ladder.run_commands('rung.yml', opt, clip)
+        assert not any(f.startswith('network_g:') for f in plain)
+    assert widths == {'ResidualCNN': 8, 'UNet (BN, ReLU)': 5, 'UNet (LN, ReLU)': 5, 'Baseline (LN, GELU, CA)': 8,
+                      'NAFNet (SimpleGate, SCA)': 8}
+    train = dict(optim_g=dict(type='AdamW', lr=2e-3), scheduler=dict(eta_min=1e-6), use_grad_clip=False)
+    assert ladder.recipe_text(half, train).endswith("; every rung at 0.5x its option file's width")
+
+
+@pytest.mark.parametrize('count', ['0', 'all'])
+def test_bad_by_photo_counts_are_refused_in_one_line(count, tmp_path, capsys):
+    argv = [str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--by-photo', count]
+    assert ladder.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'argument --by-photo' in err and '\n' not in err and os.listdir(tmp_path) == []
