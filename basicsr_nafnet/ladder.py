@@ -38,9 +38,9 @@ from .engine.runs import common_iteration, saved_iterations, train_runs
 from .data.synthetic import GREY_PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS
 from .fileio import atomic_write
 
-__all__ = ['LADDER', 'LADDER_DATA', 'LADDER_DATASETS', 'Budget', 'BUDGETS', 'select_rungs', 'check_budget', 'ensure_ladder_data',
-           'run_commands', 'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder', 'run_ladder',
-           'pack_logs', 'main']
+__all__ = ['LADDER', 'LADDER_DATA', 'LADDER_DATASETS', 'Budget', 'BUDGETS', 'select_rungs', 'check_budget',
+           'ensure_ladder_data', 'run_commands', 'saved_iterations', 'common_iteration', 'recipe_text', 'train_ladder',
+           'run_ladder', 'pack_logs', 'main']
 
 # (option file under options/, label, what changes from the previous rung); one recipe, sizes matched by MACs
 LADDER = (
@@ -142,7 +142,7 @@ BUDGETS = {
     'cpu-3200-clip': Budget('cpu-3200-clip', iters=3200, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
                             train_pairs=600, test_pairs=30, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01),
     # cpu-long-clip on the 'varied' data: 780 training pairs = 3 sequences of each of the 13 photographs, 40
-    # held-out = one sequence of each test photograph. For the two ends (--rungs 1,5), ~45 min for two seeds
+    # held-out = one sequence of each test photograph. For the two ends (--rungs 1,5), ~50 min for two seeds
     'cpu-varied-clip': Budget('cpu-varied-clip', iters=1600, batch=16, crop=128, seeds=2, concurrent=2, threads=1,
                               train_pairs=780, test_pairs=40, checkpoints=8, workers=2, lr=1e-3, grad_clip=0.01,
                               data='varied'),

@@ -28,8 +28,8 @@ from tqdm import tqdm
 from ..errors import UserError
 from ..locks import LOCK_NAME, output_lock
 
-__all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'pairs_per_photo', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GREY_PHOTOS', 'GAMMA',
-           'photo_path']
+__all__ = ['make_synthetic_gopro', 'synthetic_pairs', 'pairs_per_photo', 'TRAIN_PHOTOS', 'TEST_PHOTOS', 'GREY_PHOTOS',
+           'GAMMA', 'photo_path']
 
 # natural colour photographs bundled in scikit-image's wheel (no network); disjoint between splits
 TRAIN_PHOTOS = ('astronaut.png', 'motorcycle_left.png', 'motorcycle_right.png', 'rocket.jpg', 'retina.jpg',
@@ -279,13 +279,22 @@ def _check_photos(train_photos, test_photos, photo_order):
             try:
                 photo_path(name)
             except FileNotFoundError as err:
-                raise UserError(f'{split}_photos: {err}') from None
+                if name in TRAIN_PHOTOS + TEST_PHOTOS + GREY_PHOTOS:  # ours: the install lacks it
+                    raise UserError(f'{split}_photos: {err}') from None
+                raise UserError(f'{split}_photos: {name!r} is not an image in scikit-image\'s skimage/data; '
+                                f"it has {', '.join(_bundled_images())}") from None
         chosen.append(names)
     shared = sorted(set(chosen[0]) & set(chosen[1]))
     if shared:
         raise UserError(f"train_photos and test_photos share {', '.join(shared)}; held-out pairs need other "
                         'photographs')
     return tuple(chosen)
+
+
+def _bundled_images():
+    import skimage.data
+    folder = os.path.dirname(skimage.data.__file__)
+    return sorted(n for n in os.listdir(folder) if n.lower().endswith(('.png', '.jpg', '.jpeg', '.tif', '.tiff')))
 
 
 def _check_replaceable(output, overwrite):

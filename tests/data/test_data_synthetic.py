@@ -168,7 +168,8 @@ def test_chosen_photographs_in_turn_and_the_default_order_unchanged(tmp_path):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(train_photos=['nope.png']), r"train_photos: .*nope\.png: scikit-image photograph not found"),
+    (dict(train_photos=['nope.png']),
+     r"train_photos: 'nope\.png' is not an image in scikit-image's skimage/data; it has .*camera\.png"),
     (dict(test_photos=['astronaut.png']), 'train_photos and test_photos share astronaut.png'),
     (dict(test_photos=[]), 'test_photos is empty'),
     (dict(photo_order='shuffle'), "photo_order must be one of random, cycle, got 'shuffle'"),
@@ -180,7 +181,7 @@ def test_bad_photographs_are_refused_before_anything_is_created(kwargs, message,
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--train-photos', 'camera.png,nope.png'], 'nope.png: scikit-image photograph not found'),
+    (['--train-photos', 'camera.png,nope.png'], "'nope.png' is not an image in scikit-image's skimage/data"),
     (['--test-photos', 'camera.png,'], 'argument --test-photos: expected file names separated by commas'),
     (['--photo-order', 'shuffle'], 'argument --photo-order: invalid choice'),
 ])
