@@ -169,14 +169,20 @@ def data_folder(budget):
     return LADDER_DATASETS[budget.data][0]
 
 
-def data_text(budget):
-    """One sentence on the budget's data, for the table's notes."""
+def _drawn_photos(budget):
+    """``({photograph: pairs} of the training split, the same of the held-out split)`` of the budget's data."""
     from .data.synthetic import pairs_per_photo
 
     settings = LADDER_DATASETS[budget.data][1]
-    photos = {key: settings[key] for key in ('photo_order',) if key in settings}
-    train = pairs_per_photo('train', budget.train_pairs, settings['seed'], settings.get('train_photos'), **photos)
-    test = pairs_per_photo('test', budget.test_pairs, settings['seed'], settings.get('test_photos'), **photos)
+    order = settings.get('photo_order', 'random')
+    return tuple(pairs_per_photo(split, count, settings['seed'], settings.get(f'{split}_photos'), order)
+                 for split, count in (('train', budget.train_pairs), ('test', budget.test_pairs)))
+
+
+def data_text(budget):
+    """One sentence on the budget's data, for the table's notes."""
+    settings = LADDER_DATASETS[budget.data][1]
+    train, test = _drawn_photos(budget)
     photos = (f"training pairs from {len(train)} photograph{'s' if len(train) > 1 else ''}"
               + (' in turn' if settings.get('photo_order') == 'cycle' and len(train) > 1 else '')
               + ', held-out pairs from ' + ' and '.join(f'{name} ({n})' for name, n in sorted(test.items())))
@@ -332,12 +338,8 @@ def check_budget(budget):
 def photos_by_role(budget):
     """``(photograph, role)`` for :func:`~basicsr_nafnet.evaluation.photo_gains.photo_gains`: the photographs of the
     budget's training pairs, of its held-out pairs, and the bundled ones its pairs never drew."""
-    from .data.synthetic import pairs_per_photo
-
     settings = LADDER_DATASETS[budget.data][1]
-    order = {key: settings[key] for key in ('photo_order',) if key in settings}
-    train = pairs_per_photo('train', budget.train_pairs, settings['seed'], settings.get('train_photos'), **order)
-    test = pairs_per_photo('test', budget.test_pairs, settings['seed'], settings.get('test_photos'), **order)
+    train, test = _drawn_photos(budget)
     listed = list(settings.get('train_photos', TRAIN_PHOTOS)) + list(settings.get('test_photos', TEST_PHOTOS))
     bundled = list(dict.fromkeys(listed + list(TRAIN_PHOTOS + TEST_PHOTOS + GREY_PHOTOS)))  # listed first, once
     return ([(p, 'training') for p in bundled if p in train] + [(p, 'held-out') for p in bundled if p in test]

@@ -15,7 +15,7 @@ from ..inference import open_model, parse_model_spec
 from ..ops.tiling import check_tiling, tiled_forward
 from ..visualize.drawing import write_png
 from ..visualize.figures import comparison_figure
-from .runner import to_uint8
+from .runner import to_input, to_uint8
 from .testset import open_testset
 
 __all__ = ['compare_models', 'pick_keys']
@@ -109,7 +109,7 @@ def compare_models(data,
     written = []
     for key in tqdm(keys, desc='figures', unit='img'):
         blur, sharp = testset.read(key)
-        inp = torch.from_numpy(blur).permute(2, 0, 1)[None].to(device, torch.float32) / 255.
+        inp = to_input(blur, device)
         outputs = []
         with torch.inference_mode():
             for name, net in nets:

@@ -37,11 +37,11 @@ from .complexity import MACS_NOTE
 from .curves import read_experiment, training_seconds
 from .leaderboard import run_leaderboard
 from .report import SSIM_NOTE
-from .runner import to_uint8
+from .runner import to_input, to_uint8
 from .testset import open_testset
 
-__all__ = ['Rung', 'Run', 'ladder_rows', 'beyond_spread', 'figure_key', 'sharpest_crop', 'seed_band', 'detail_change',
-           'ladder_markdown', 'ladder_report', 'COLLAPSED_BELOW']
+__all__ = ['Rung', 'Run', 'ladder_rows', 'half_range', 'beyond_spread', 'figure_key', 'sharpest_crop', 'seed_band',
+           'detail_change', 'ladder_markdown', 'ladder_report', 'COLLAPSED_BELOW']
 
 Run = namedtuple('Run', ['run_dir', 'spec'])
 Run.__doc__ = 'One training run (one seed): its BasicSR experiment folder and the ``--model`` spec that scores it.'
@@ -74,7 +74,7 @@ def detail_change(net, testset, device='cpu'):
     with torch.inference_mode():
         for key in testset.keys:
             blur, _ = testset.read(key)
-            inp = torch.from_numpy(blur).permute(2, 0, 1)[None].float().to(device) / 255.
+            inp = to_input(blur, device)
             diff = (tiled_forward(net, inp) - inp).double() * 255
             diff -= diff.mean(dim=(2, 3), keepdim=True)
             total += float(diff.pow(2).sum())
@@ -82,7 +82,8 @@ def detail_change(net, testset, device='cpu'):
     return (total / max(count, 1)) ** 0.5
 
 
-def _half_range(values):
+def half_range(values):
+    """The spread of a rung's seeds: half their range, ``(max - min) / 2`` (0 for none)."""
     return (max(values) - min(values)) / 2 if values else 0.0
 
 
@@ -121,7 +122,7 @@ def ladder_rows(board_rows, rungs, train_seconds, detail_changes=None):
         mine = board_rows[position:position + len(rung.runs)]
         position += len(rung.runs)
         psnrs = [r['psnr'] for r in mine]
-        mean, spread = float(np.mean(psnrs)), _half_range(psnrs)
+        mean, spread = float(np.mean(psnrs)), half_range(psnrs)
         gain = mean - rows[-1]['psnr']
         rows.append(dict(rung=i, label=rung.label, change=rung.change, psnr=mean, psnr_seeds=psnrs, spread=spread,
                          ssim=float(np.mean([r['ssim'] for r in mine])), gain_db=gain,
@@ -206,7 +207,7 @@ def _collapse_note(rungs, details):
 
 def _draw_figure(testset, key, rungs, path, device):
     blur, sharp = testset.read(key)
-    inp = torch.from_numpy(blur).permute(2, 0, 1)[None].float().to(device) / 255.
+    inp = to_input(blur, device)
     outputs = []
     with torch.inference_mode():
         for rung in rungs:

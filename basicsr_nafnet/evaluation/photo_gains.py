@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from ..fileio import atomic_write
 from ..inference import open_model, tiled_forward
-from .runner import to_uint8
+from .ladder import beyond_spread, half_range
+from .runner import to_input, to_uint8
 
 __all__ = ['PAIRS_SEED', 'ROLES', 'photo_pairs', 'photo_gains', 'photo_gains_markdown', 'write_photo_gains']
 
@@ -31,10 +32,6 @@ def photo_pairs(photo, count, frame, blur_px, zoom=None, seed=PAIRS_SEED):
     pairs = synthetic_pairs('test', count, (frame, frame), seed, tuple(blur_px), zoom=zoom, photos=[photo])
     return [(np.ascontiguousarray(blur[:, :, ::-1]), np.ascontiguousarray(sharp[:, :, ::-1]))
             for *_, blur, sharp, _ in pairs]
-
-
-def _half_range(values):
-    return (max(values) - min(values)) / 2
 
 
 def photo_gains(rungs, photos, count, frame, blur_px, zoom=None, device='cpu', progress=True):
@@ -52,8 +49,6 @@ def photo_gains(rungs, photos, count, frame, blur_px, zoom=None, device='cpu', p
         ``label``, ``mean``, ``spread``, ``seeds``) and ``lead`` (top rung's mean gain minus the bottom's),
         ``lead_beyond_spread`` (above the two spreads summed).
     """
-    from .ladder import beyond_spread
-
     nets = [[open_model(run.spec, device=device).net for run in rung.runs] for rung in rungs]
     rows = []
     bar = tqdm(total=len(photos), unit='photo', desc='gains by photograph', disable=not progress)
@@ -67,11 +62,11 @@ def photo_gains(rungs, photos, count, frame, blur_px, zoom=None, device='cpu', p
                 for net in rung_nets:
                     scores = []
                     for blur, sharp in pairs:
-                        inp = torch.from_numpy(blur).permute(2, 0, 1)[None].float().to(device) / 255.
+                        inp = to_input(blur, device)
                         scores.append(float(calculate_psnr(to_uint8(tiled_forward(net, inp).cpu()), sharp,
                                                            crop_border=0)))
                     seeds.append(float(np.mean(scores)) - float(np.mean(inputs)))
-                gains.append(dict(label=rung.label, mean=float(np.mean(seeds)), spread=_half_range(seeds),
+                gains.append(dict(label=rung.label, mean=float(np.mean(seeds)), spread=half_range(seeds),
                                   seeds=seeds))
         lead = gains[-1]['mean'] - gains[0]['mean']
         rows.append(dict(photo=photo, role=role, input_psnr=float(np.mean(inputs)), gains=gains, lead=lead,

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..inference import self_ensemble, synchronize, tiled_forward
 from ..metrics import calculate_ssim_3d
 
-__all__ = ['Variant', 'make_forward', 'to_uint8', 'score', 'evaluate_variant', 'read_cache']
+__all__ = ['Variant', 'make_forward', 'to_input', 'to_uint8', 'score', 'evaluate_variant', 'read_cache']
 
 
 class Variant:
@@ -54,6 +54,11 @@ def make_forward(net, variant):
     if variant.x8:
         return lambda x: self_ensemble(tiled, x)
     return tiled
+
+
+def to_input(img, device='cpu'):
+    """H x W x C uint8 -> 1 x C x H x W float32 in [0, 1] on ``device``, as the networks take it."""
+    return torch.from_numpy(img).permute(2, 0, 1)[None].to(device, torch.float32) / 255.
 
 
 def to_uint8(output):
@@ -123,7 +128,7 @@ def evaluate_variant(forward, testset, device, cache_path=None, ssim_2d=False, d
             if identity:
                 restored, runtime = blur, 0.0
             else:
-                inp = torch.from_numpy(blur).permute(2, 0, 1)[None].to(device, torch.float32) / 255.
+                inp = to_input(blur, device)
                 synchronize(device)
                 start = time.perf_counter()
                 with torch.inference_mode():
