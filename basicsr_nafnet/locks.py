@@ -129,10 +129,16 @@ def output_lock(path, target, wait=False, announce=None):
         yield None
         return
     path = os.fspath(path)
+    unnamed_tries = 3  # a holder that records no owner is not ours; ask again only a few times
     while True:
         got = _lock_once(path, wait=False)
         if got == 'busy':
             owner = _owner_once_written(path)
+            if not (owner and 'pid' in owner) and unnamed_tries > 1:
+                # No owner on record: most likely the holder released (removing its file) between our try and our
+                # read, so the output is free now; try again rather than refuse naming nobody.
+                unnamed_tries -= 1
+                continue
             if not wait:
                 raise OutputBusy(f'{target}: in use by {_describe(owner)} (lock file {path}); wait for it to finish '
                                  'or stop it, or choose another output')

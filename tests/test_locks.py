@@ -129,3 +129,24 @@ def test_refusal_waits_for_the_owners_record_to_name_it(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_owner_releasing_while_refused_is_not_blamed(tmp_path, monkeypatch):
+    # The race CI met: the holder ends (removing its lock file) between our failed try and our read of its
+    # record; the output is free then, so the lock is taken instead of refused naming 'another process'.
+    import basicsr_nafnet.locks as locks
+    path = tmp_path / 'x.lock'
+    proc = _holder(path)
+    read_owner = locks._owner_once_written
+
+    def holder_ends_first(lock_path, *args, **kwargs):
+        if proc.poll() is None:
+            os.remove(lock_path)  # a clean release: the file goes, then the flock (here by the holder's death)
+            proc.kill()
+            proc.wait()
+        return read_owner(lock_path, *args, **kwargs)
+
+    monkeypatch.setattr(locks, '_owner_once_written', holder_ends_first)
+    with output_lock(path, 'out') as stale:
+        assert stale is None and lock_owner(path)['pid'] == str(os.getpid())
+    assert not path.exists()
