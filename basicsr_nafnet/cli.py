@@ -14,6 +14,7 @@ Scripts are thin: an :class:`ArgumentParser`, checks of their arguments with the
 import argparse
 import contextlib
 import functools
+import math
 import os
 import re
 import sys
@@ -25,7 +26,8 @@ from .fileio import check_component, is_inside
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
     'shorten',
-    'positive_int', 'non_negative_int', 'int_at_least', 'add_threads_argument', 'apply_threads', 'parse_device',
+    'positive_int', 'non_negative_int', 'int_at_least', 'positive_float', 'add_threads_argument', 'apply_threads',
+    'parse_device',
     'check_component', 'check_output_dir', 'check_output_file', 'is_inside'
 ]
 
@@ -163,6 +165,17 @@ def positive_int(text):
 def non_negative_int(text):
     """argparse type: an integer >= 0."""
     return _int_at_least(text, 0)
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f'{text} is not a positive number')
+    return value
 
 
 def int_at_least(low):

@@ -2,7 +2,7 @@
 
 ``bash scripts/demo.sh`` runs :func:`main`. Every step resumes: data already made is kept, an interrupted
 training continues from its last checkpoint (``--auto_resume``), a finished one is not repeated.
-``--ladder`` runs the shortened ladder (:mod:`basicsr_nafnet.ladder`, budget 'cpu'): every rung of :data:`LADDER`
+``--ladder`` runs the shortened ladder (:mod:`basicsr_nafnet.ladder`, budget 'cpu-clip'): every rung of :data:`LADDER`
 with two seeds on long camera-shake blur, then the ladder table and figures (:func:`run_ladder`).
 """
 import dataclasses
@@ -140,7 +140,7 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
     return result
 
 
-def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None, budget='cpu', out_dir=None):
+def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None, budget='cpu-clip', out_dir=None):
     """The ladder (:func:`basicsr_nafnet.ladder.run_ladder`) under ``budget``; ``iters``: a quick look at that many.
 
     Returns:

@@ -31,7 +31,7 @@ import sys
 import tarfile
 import time
 
-from .cli import ArgumentParser, check_output_dir, command, int_at_least
+from .cli import ArgumentParser, check_output_dir, command, int_at_least, positive_float
 from .errors import UserError
 from .engine.experiment import experiment_paths, run_finished
 from .engine.runs import common_iteration, saved_iterations, train_runs
@@ -117,6 +117,13 @@ BUDGETS = {
     # bash scripts/demo.sh --ladder: 10 runs of 1200 iterations at batch 4 of 128x128; the whole command took
     # 28 min 31 s on a quiet 2-core Sapphire Rapids Xeon (2026-12-05, docs/ladder-cpu.md)
     'cpu': Budget('cpu', iters=1200, batch=4, crop=128, seeds=2),
+    # bash scripts/demo.sh --ladder since 2026-12-06: 'cpu' with the clipped recipe of cpu-long-clip (lr 1e-3,
+    # gradient norm clipped at 0.01) for every rung, since at lr 2e-3 unclipped both ResidualCNN seeds of a 'cpu'
+    # run died (the input plus a constant colour, detail change 0.02). Two runs at a time on one thread each: one
+    # at a time took 46 min on an AVX2-only 2-core EPYC; two at once train 1.4-1.6x faster there
+    # (docs/ladder-cpu-clip.md)
+    'cpu-clip': Budget('cpu-clip', iters=1200, batch=4, crop=128, seeds=2, lr=1e-3, grad_clip=0.01, concurrent=2,
+                       threads=1, workers=2),
     # bash scripts/ladder_gpu.sh: one H200, every run at once; the deadline keeps the whole command near 300 s
     'gpu': Budget('gpu', iters=4000, batch=16, crop=128, seeds=2, device='cuda', concurrent=10, deadline_s=260,
                   train_pairs=600, test_pairs=30, threads=1, workers=16, checkpoints=20),
@@ -468,18 +475,25 @@ def main(argv=None):
                         help='also score every run on N fresh pairs of each photograph (training, held-out and '
                         'never seen) into photo_gains.md and .json: is a gap learned in general or on the training '
                         'photographs?')
+    parser.add_argument('--width-scale', type=positive_float, default=None, metavar='X',
+                        help="every rung's channel count times X instead of the budget's (the rungs stay matched by "
+                        "MACs); the runs are named apart, e.g. cpu-long-clip-w0.25")
     parser.add_argument('--command-line', default=None, help='the command recorded in the notes')
     args = parser.parse_args(argv)
     rungs = select_rungs(args.rungs) if args.rungs is not None else LADDER
     budget = BUDGETS[args.budget]
     if args.seeds is not None:  # the name stays: runs s0, s1, ... of this budget are the same runs
         budget = dataclasses.replace(budget, seeds=args.seeds)
+    if args.width_scale is not None and args.width_scale != budget.width_scale:  # other networks: other runs
+        budget = dataclasses.replace(budget, name=f'{budget.name}-w{args.width_scale:g}', width_scale=args.width_scale)
     check_budget(budget)  # before the output folder, and its logs archive, exist
     check_output_dir(args.out_dir, 'OUT_DIR')
     check_output_dir(args.root, '--root')
     command_line = args.command_line or (f'python -m basicsr_nafnet.ladder --budget {args.budget}'
                                          + (f' --rungs {args.rungs}' if args.rungs is not None else '')
                                          + (f' --seeds {args.seeds}' if args.seeds is not None else '')
+                                         + (f' --width-scale {args.width_scale:g}' if args.width_scale is not None
+                                            else '')
                                          + (f' --by-photo {args.by_photo}' if args.by_photo else ''))
     try:
         run_ladder(args.root, budget, out_dir=args.out_dir, ladder=rungs, command_line=command_line,

@@ -6,6 +6,7 @@ path with all five rungs.
 """
 import csv
 import dataclasses
+import inspect
 import json
 import os
 import subprocess
@@ -162,6 +163,16 @@ def test_clip_budget_changes_the_optimiser_of_every_rung_alike():
     assert forced[-3:] == ['train:optim_g:lr=0.001', 'train:use_grad_clip=true', 'train:grad_clip_norm=0.01']
     (_, plain), _ = ladder.run_commands('rung.yml', dict(name='r', manual_seed=1), long)
     assert not any('lr=' in f or 'clip' in f for f in plain)
+
+
+def test_the_demo_ladder_trains_every_rung_with_the_clipped_recipe():
+    from basicsr_nafnet import demo
+    assert inspect.signature(demo.run_ladder).parameters['budget'].default == 'cpu-clip'
+    clip, plain = ladder.BUDGETS['cpu-clip'], ladder.BUDGETS['cpu']
+    assert (clip.lr, clip.grad_clip) == (ladder.BUDGETS['cpu-long-clip'].lr, ladder.BUDGETS['cpu-long-clip'].grad_clip)
+    # only the recipe differs, and how many runs share the cores
+    assert dataclasses.replace(clip, name='cpu', lr=None, grad_clip=None, concurrent=1, threads=None,
+                               workers=1) == plain
 
 
 def test_recipe_text_states_what_the_runs_trained_with():
@@ -399,3 +410,24 @@ def test_bad_by_photo_counts_are_refused_in_one_line(count, tmp_path, capsys):
     assert ladder.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert 'argument --by-photo' in err and '\n' not in err and os.listdir(tmp_path) == []
+
+
+def test_width_scale_names_its_runs_apart_and_reaches_the_recorded_command(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(ladder, 'run_ladder', lambda root, budget, **kw: seen.update(budget=budget, **kw))
+    argv = [str(tmp_path / 'out'), '--budget', 'cpu-long-clip', '--root', str(tmp_path / 'w'), '--rungs', '1,5']
+    assert ladder.main(argv + ['--width-scale', '0.25']) == 0
+    clip = ladder.BUDGETS['cpu-long-clip']
+    assert seen['budget'] == dataclasses.replace(clip, name='cpu-long-clip-w0.25', width_scale=0.25)
+    assert seen['command_line'].endswith('--rungs 1,5 --width-scale 0.25')
+    # the budget's own width: the same runs as without the flag (cpu-half-clip is width 0.5)
+    assert ladder.main([*argv[:2], 'cpu-half-clip', *argv[3:], '--width-scale', '0.5']) == 0
+    assert seen['budget'] == ladder.BUDGETS['cpu-half-clip']
+
+
+@pytest.mark.parametrize('scale', ['0', '-1', 'nan', 'inf', 'half'])
+def test_bad_width_scales_are_refused_in_one_line(scale, tmp_path, capsys):
+    argv = [str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--width-scale', scale]
+    assert ladder.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'argument --width-scale' in err and '\n' not in err and os.listdir(tmp_path) == []
