@@ -45,10 +45,15 @@ FRAMES_PER_SEQUENCE = 20
 VERSION = 1  # bump when the output for given arguments changes
 
 
+def _photo_folder():
+    """skimage/data inside the installed scikit-image package, where its bundled photographs are."""
+    import skimage.data
+    return os.path.dirname(skimage.data.__file__)
+
+
 def photo_path(name):
     """Path of a photograph inside the installed scikit-image package."""
-    import skimage.data
-    path = os.path.join(os.path.dirname(skimage.data.__file__), name)
+    path = os.path.join(_photo_folder(), name)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: scikit-image photograph not found (is scikit-image installed fully?)')
     return path
@@ -292,9 +297,8 @@ def _check_photos(train_photos, test_photos, photo_order):
 
 
 def _bundled_images():
-    import skimage.data
-    folder = os.path.dirname(skimage.data.__file__)
-    return sorted(n for n in os.listdir(folder) if n.lower().endswith(('.png', '.jpg', '.jpeg', '.tif', '.tiff')))
+    image_suffixes = ('.png', '.jpg', '.jpeg', '.tif', '.tiff')
+    return sorted(n for n in os.listdir(_photo_folder()) if n.lower().endswith(image_suffixes))
 
 
 def _check_replaceable(output, overwrite):
