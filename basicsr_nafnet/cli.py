@@ -25,7 +25,7 @@ from .fileio import check_component, is_inside
 
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
-    'shorten',
+    'shorten', 'say',
     'positive_int', 'non_negative_int', 'int_at_least', 'positive_float', 'add_threads_argument', 'apply_threads',
     'parse_device',
     'check_component', 'check_output_dir', 'check_output_file', 'is_inside'
@@ -92,6 +92,17 @@ def one_line(message):
     return shorten(text)
 
 
+def say(line):
+    """Write ``line`` and its newline to stderr in one write.
+
+    ``print`` writes the text and the newline separately, so the lines of processes sharing a pipe (the ranks of a
+    distributed run) could end up on one line, as ``error: ...error: ...``; one write of a line under the pipe's
+    atomic size (4096 bytes; our lines are shorter, see ``MAX_LINE_CHARS``) is never split.
+    """
+    sys.stderr.write(line + '\n')
+    sys.stderr.flush()
+
+
 def describe(err):
     """The one-line text of a user error; an ``OSError`` as ``<file>: <reason>``."""
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
@@ -118,13 +129,13 @@ def command(interrupted='nothing half-written was left behind'):
                 return stop.code if isinstance(stop.code, int) else EXIT_USAGE
             except KeyboardInterrupt:
                 note = interrupted() if callable(interrupted) else interrupted
-                print(f'interrupted: {note}', file=sys.stderr)
+                say(f'interrupted: {note}')
                 return EXIT_INTERRUPTED
             except (UserError, OSError) as err:
-                print(f'error: {describe(err)}', file=sys.stderr)
+                say(f'error: {describe(err)}')
                 return EXIT_USAGE
             except RunFailed as err:
-                print(f'error: {one_line(err)}', file=sys.stderr)
+                say(f'error: {one_line(err)}')
                 return EXIT_FAILED
             return EXIT_OK if status is None else status
 

@@ -166,3 +166,29 @@ def test_our_warnings_are_one_line_others_keep_pythons_form():
     assert shown[0] == 'warning: opt.yml: datasets.train.use_hfilp: unknown key, ignored\n'
     assert shown[1].startswith(f'{torch.__file__}:7: UserWarning: a library speaking')
     assert ':65: UserWarning: x' in warnings.formatwarning('x', UserWarning, ours.__file__, 65)  # restored
+
+
+@pytest.mark.parametrize('fault, status', [(UserError('opt.yml: bad key'), 2), (KeyboardInterrupt(), 130)])
+def test_a_commands_last_line_is_one_write(fault, status, monkeypatch):
+    """Ranks of one distributed run share stderr: a line written in two pieces (text, then newline) could be cut
+    by another rank's line, which is how CI once saw ``error: ...error: ...`` on one line."""
+    from basicsr_nafnet.cli import command
+
+    writes = []
+
+    class Recorder:
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, 'stderr', Recorder())
+
+    @command()
+    def main(argv=None):
+        raise fault
+
+    assert main([]) == status
+    assert len(writes) == 1 and writes[0].endswith('\n') and writes[0].count('\n') == 1, writes
+    assert writes[0].startswith('error: opt.yml: bad key' if status == 2 else 'interrupted: ')

@@ -8,8 +8,8 @@ checkpoint and state saves) is removed, which only the lock's owner may do.
 import contextlib
 import os
 import os.path as osp
-import sys
 
+from ..cli import say
 from ..fileio import leftover_temporaries
 from ..locks import output_lock
 from .experiment import STATE_SUFFIX, experiment_paths, results_paths, run_lock_path
@@ -18,7 +18,7 @@ __all__ = ['own_run']
 
 
 def _announce(line):
-    print(f'note: {line}', file=sys.stderr)
+    say(f'note: {line}')
 
 
 @contextlib.contextmanager
