@@ -26,7 +26,8 @@ from .fileio import check_component, is_inside
 __all__ = [
     'EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_INTERRUPTED', 'ArgumentParser', 'command', 'one_line', 'describe',
     'shorten', 'say',
-    'positive_int', 'non_negative_int', 'int_at_least', 'positive_float', 'add_threads_argument', 'apply_threads',
+    'positive_int', 'non_negative_int', 'int_at_least', 'positive_float', 'non_negative_float', 'add_threads_argument',
+    'apply_threads',
     'parse_device',
     'check_component', 'check_output_dir', 'check_output_file', 'is_inside'
 ]
@@ -186,6 +187,17 @@ def positive_float(text):
         raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f'{text} is not a positive number')
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f'{text} is not a finite number >= 0')
     return value
 
 

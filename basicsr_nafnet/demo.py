@@ -163,7 +163,7 @@ def main(argv=None, prog='python -m basicsr_nafnet.demo'):
     which.add_argument('--ladder', action='store_true',
                        help='train ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet alike, two seeds '
                        'each, on long camera-shake blur (the shortened ladder) and write '
-                       'docs/ladder.md, .json, .png and docs/ladder_curves.png under --root')
+                       'ladder.md, .json, .png and ladder_curves.png to results/ladder/ under --root')
     parser.add_argument('--root', default='.', help='where datasets/, experiments/ and results/ go (default: .)')
     parser.add_argument('--iters', type=positive_int, default=None,
                         help='a quick look: train this many iterations instead')

@@ -52,6 +52,8 @@ LADDER = (
     ('demo/ladder/5-NAFNet.yml', 'NAFNet (SimpleGate, SCA)',
      'SimpleGate instead of GELU, simplified channel attention instead of CA'),
 )
+# each rung's number on the whole ladder, kept in the tables of runs of some rungs (--rungs 1,5)
+LADDER_NUMBERS = {option_file: n for n, (option_file, _, _) in enumerate(LADDER, start=1)}
 
 # long camera-shake blur (docs/ladder-data.md): camera paths of 10-30 px, mostly longer than the ResidualCNN's
 # 19x19 receptive field; held-out input 20.8 dB. The GoPro-like 20-40 px on photographs magnified 2.5-3.5x
@@ -360,7 +362,8 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
         root (str): Where ``datasets/``, ``experiments/``, ``ladder_logs/`` and ``results/ladder/`` go.
         budget (str | Budget): A name in :data:`BUDGETS` or a :class:`Budget`.
         out_dir (str | None): Where ``ladder.md``, ``.json``, ``.png`` and ``ladder_curves.png`` go
-            (default: ``root/docs``).
+            (default: ``root/results/ladder``, beside the per-image scores; not ``docs/``, whose committed tables
+            a demo run would overwrite).
         log (callable): Progress notes.
         ladder (sequence): ``(option file under options/, label, change)`` per rung, bottom first.
         command_line (str, optional): The command, recorded in the table's notes.
@@ -387,16 +390,17 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
         option_file = project_option_file(relative)
         opt = load_options(option_file)
         runs = run_commands(option_file, opt, budget)
-        plan.append((label, change, opt, [name for name, _ in runs]))
+        plan.append((label, change, opt, [name for name, _ in runs], LADDER_NUMBERS.get(relative)))
         jobs += runs
     status = train_ladder(jobs, root, budget, log)
-    run_dirs = [experiment_paths(name, root)['experiments_root'] for *_, names in plan for name in names]
+    run_dirs = [experiment_paths(name, root)['experiments_root'] for *_, names, _ in plan for name in names]
     iteration, checkpoints = common_iteration(run_dirs, budget.iters)
     log(f'[ladder] comparing every run at iteration {iteration} of {budget.iters}')
     rungs = []
-    for label, change, opt, names in plan:
+    for label, change, opt, names, number in plan:
         dirs = [experiment_paths(name, root)['experiments_root'] for name in names]
-        rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run], budget)) for run in dirs]))
+        rungs.append(Rung(label, change, [Run(run, _spec(opt, checkpoints[run], budget)) for run in dirs],
+                          number=number))
     opt = plan[-1][2]
     device = torch.device('cuda' if budget.device == 'cuda' else 'cpu')
     machine = machine_description(device)
@@ -413,12 +417,13 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
     meta = dict(command=command, machine=machine, recipe=recipe, budget=dataclasses.asdict(budget),
                 compared_iteration=iteration, status=status, data=_data_recipe(budget))
     log('[ladder] scoring every run on the held-out synthetic test set')
-    result = ladder_report(osp.join(data_dir, 'test'), rungs, out_dir or osp.join(root, 'docs'),
-                           osp.join(root, 'results', 'ladder'), notes=notes, meta=meta, log=log, device=budget.device)
+    scores_dir = osp.join(root, 'results', 'ladder')
+    out_dir = out_dir or scores_dir
+    result = ladder_report(osp.join(data_dir, 'test'), rungs, out_dir, scores_dir, notes=notes, meta=meta, log=log,
+                           device=budget.device)
     log(result['markdown'])
     if by_photo > 0:
-        result['paths'].update(_photo_gains(rungs, budget, by_photo, out_dir or osp.join(root, 'docs'), notes, meta,
-                                            log))
+        result['paths'].update(_photo_gains(rungs, budget, by_photo, out_dir, notes, meta, log))
     for name, path in result['paths'].items():
         log(f'[ladder] {name}: {path}')
     log(f'[ladder] this run took {time.perf_counter() - started:.0f} s')

@@ -60,11 +60,14 @@ def lock_owner(path):
 
 
 def _owner_once_written(path, patience=1.0):
-    """The owner of a held lock; the owner writes its pid right after locking, so an empty file is read again."""
+    """The owner of a held lock; the owner writes its pid right after locking, so an empty file is read again.
+
+    A file that is gone was released meanwhile (its holder removes it before unlocking): None at once.
+    """
     deadline = time.monotonic() + patience
     while True:
         owner = lock_owner(path)
-        if (owner and 'pid' in owner) or time.monotonic() > deadline:
+        if (owner and 'pid' in owner) or time.monotonic() > deadline or not os.path.exists(path):
             return owner
         time.sleep(0.02)
 

@@ -5,7 +5,7 @@
 #   bash scripts/demo.sh --all    # also DeblurUNet and ResidualCNN, three rows
 #   bash scripts/demo.sh --ladder # ResidualCNN -> UNet (BN) -> UNet (LN) -> Baseline -> NAFNet, two seeds each, on
 #                                 # long camera-shake blur (the shortened ladder; the full one: scripts/ladder_gpu.sh):
-#                                 # docs/ladder.md/.json/.png and docs/ladder_curves.png (README "The ladder")
+#                                 # results/ladder/ladder.md/.json/.png and ladder_curves.png (README "The ladder")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_venv.sh

@@ -53,12 +53,14 @@ def test_shortened_ladder_end_to_end_at_toy_size(tmp_path):
         logged = next(run.glob('train_*.log')).read_text()
         assert f'  manual_seed: {10 + k}\n' in logged and f'  name: ladder-5-NAFNet-tiny-5it-s{k}\n' in logged
 
-    docs = tmp_path / 'docs'
-    markdown = (docs / 'ladder.md').read_text()
-    assert '| 2 | NAFNet (SimpleGate, SCA) |' in markdown and 'Command: `toy ladder`' in markdown
+    out = tmp_path / 'results' / 'ladder'  # not docs/: the committed tables stay as they are
+    assert not (tmp_path / 'docs').exists()
+    markdown = (out / 'ladder.md').read_text()
+    assert '| 5 | NAFNet (SimpleGate, SCA) |' in markdown  # its number on the whole ladder, not its place (2)
+    assert 'Command: `toy ladder`' in markdown
     assert '5 iterations per run, batch 2 of 64x64 crops' in markdown
     assert 'Compared at iteration 5 of 5' in markdown
-    record = json.loads((docs / 'ladder.json').read_text())
+    record = json.loads((out / 'ladder.json').read_text())
     assert [r['label'] for r in record['rows']] == [r['label'] for r in rows] and record['compared_iteration'] == 5
     # the curves are each seed's validation PSNR from its log: every iteration here (5 // 10 -> 1)
     for k, run in enumerate(runs):
@@ -66,7 +68,7 @@ def test_shortened_ladder_end_to_end_at_toy_size(tmp_path):
         assert record['curves']['NAFNet (SimpleGate, SCA)'][k] == dict(iterations=xs, psnr=ys) and xs == [1, 2, 3, 4, 5]
         assert ys[-1] == pytest.approx(rows[2]['psnr_seeds'][k], abs=0.01)  # the last validation: the table's weights
 
-    figure = cv2.imread(str(docs / 'ladder.png'))
+    figure = cv2.imread(str(out / 'ladder.png'))
     n, side = 4, 128  # blur, two rungs, sharp; 128x128 test images, zoom side 128
     assert figure.shape == (28 + side + 4 + side, n * side + (n - 1) * 4, 3)
     assert set(record['figure']['psnr']) == {'blur', 'ResidualCNN', 'NAFNet (SimpleGate, SCA)'}
@@ -81,9 +83,9 @@ def test_shortened_ladder_end_to_end_at_toy_size(tmp_path):
     keys = sorted({k for _, k in psnr})
     gains = {k: np.mean(psnr['top', k]) - np.mean(psnr['bottom', k]) for k in keys}
     assert len(keys) == 4 and record['figure']['key'] == max(keys, key=gains.get)
-    curves = cv2.imread(str(docs / 'ladder_curves.png'))
+    curves = cv2.imread(str(out / 'ladder_curves.png'))
     assert curves.shape == (420, 900, 3)
-    assert not [f for f in os.listdir(docs) if f.startswith('.')]  # no temporary file left
+    assert not [f for f in os.listdir(out) if f.startswith('.')]  # no temporary file left
 
     # the logs archive holds every run's BasicSR log and no weights
     archive = ladder.pack_logs(str(tmp_path), str(tmp_path / 'logs.tar.gz'))

@@ -150,3 +150,17 @@ def test_an_owner_releasing_while_refused_is_not_blamed(tmp_path, monkeypatch):
     with output_lock(path, 'out') as stale:
         assert stale is None and lock_owner(path)['pid'] == str(os.getpid())
     assert not path.exists()
+
+
+def test_a_lock_file_gone_is_not_waited_for(tmp_path, monkeypatch):
+    # the owner's record is read again while the file is empty (written right after locking), not once it is gone
+    import basicsr_nafnet.locks as locks
+
+    def no_sleep(seconds):
+        raise AssertionError('waited for a lock file that is gone')
+
+    monkeypatch.setattr(locks.time, 'sleep', no_sleep)
+    assert locks._owner_once_written(str(tmp_path / 'gone.lock')) is None
+    (tmp_path / 'empty.lock').write_text('')
+    with pytest.raises(AssertionError, match='waited'):
+        locks._owner_once_written(str(tmp_path / 'empty.lock'))

@@ -18,7 +18,7 @@ from ..bench.operators import format_operator_counts, operator_counts
 from ..bench.report import format_markdown, write_json
 from ..bench.speed import PATHS, run_benchmark
 from ..bench.training import TRAIN_MODES, recipe_from_option_file
-from ..cli import ArgumentParser, check_output_file, command, parse_device, positive_int
+from ..cli import ArgumentParser, check_output_file, command, non_negative_float, parse_device, positive_int
 from ..errors import UserError
 
 
@@ -48,7 +48,7 @@ def build_parser(prog='benchmark.py'):
     parser.add_argument('--no-tiled', action='store_true', help='skip tiled 4K inference of NAFNet')
     parser.add_argument('--tile', type=positive_int, default=512)
     parser.add_argument('--overlap', type=positive_int, default=32)
-    parser.add_argument('--slow-factor', type=float, default=5.0,
+    parser.add_argument('--slow-factor', type=non_negative_float, default=5.0,
                         help='a path slower than eager by more than this in its warm-up call is timed by that call '
                         'alone and not run at larger sizes (bf16 without bf16 hardware); 0: time everything '
                         '(default: 5)')

@@ -5,8 +5,9 @@
 Then: python scripts/prepare_gopro.py --input datasets/synthetic_gopro --crop-size 128 --step 64
 """
 import argparse
+import math
 
-from ..cli import ArgumentParser, check_output_dir, command, non_negative_int, positive_int
+from ..cli import ArgumentParser, check_output_dir, command, non_negative_float, non_negative_int, positive_int
 from ..data.synthetic import GREY_PHOTOS, PHOTO_ORDERS, TEST_PHOTOS, TRAIN_PHOTOS, make_synthetic_gopro
 
 
@@ -31,8 +32,8 @@ def parse_range(text):
         low, high = (float(v) for v in text.split(','))
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected two numbers like 2,8, got {text!r}')
-    if not 0 <= low <= high:
-        raise argparse.ArgumentTypeError(f'expected 0 <= low <= high, got {text!r}')
+    if not 0 <= low <= high < math.inf:  # nan fails every comparison
+        raise argparse.ArgumentTypeError(f'expected finite 0 <= low <= high, got {text!r}')
     return low, high
 
 
@@ -53,7 +54,8 @@ def parse_args(argv=None, prog='make_synthetic_gopro.py'):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--blur-px', type=parse_range, default=(2.0, 8.0),
                         help='range of camera path lengths in pixels (blur strength), e.g. 2,8')
-    parser.add_argument('--max-rotation', type=float, default=0.5, help='largest rotation over the exposure (degrees)')
+    parser.add_argument('--max-rotation', type=non_negative_float, default=0.5,
+                        help='largest rotation over the exposure (degrees)')
     parser.add_argument('--zoom', type=parse_range, default=None,
                         help="range of the photographs' magnification, e.g. 2,3 (smoother content: GoPro-like PSNR "
                         'at long blur; default: from filling the frame up to 1)')

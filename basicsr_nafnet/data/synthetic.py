@@ -242,12 +242,14 @@ def make_synthetic_gopro(output, train=200, test=40, size=(256, 256), seed=0, pr
     h, w = _parse_size(size)
     if train < 0 or test < 0 or train + test == 0:
         raise UserError(f'need a positive number of pairs, got train={train}, test={test}')
-    if zoom is not None and not (0 < zoom[0] <= zoom[1]):
-        raise UserError(f'bad range: zoom={zoom} (0 < low <= high)')
-    if not (0 <= blur_px[0] <= blur_px[1]) or not (1 <= sub_frames[0] <= sub_frames[1]) or max_rotation < 0:
+    if zoom is not None and not (0 < zoom[0] <= zoom[1] < math.inf):
+        raise UserError(f'bad range: zoom={zoom} (0 < low <= high, finite)')
+    # written so that nan fails every comparison; inf is refused too (a path or turn no frame can hold)
+    if (not (0 <= blur_px[0] <= blur_px[1] < math.inf) or not (1 <= sub_frames[0] <= sub_frames[1])
+            or not (0 <= max_rotation < math.inf)):
         raise UserError(f'bad ranges: blur_px={blur_px} (0 <= low <= high), '
                         f'sub_frames={sub_frames} (1 <= low <= high), '
-                        f'max_rotation={max_rotation} (>= 0)')
+                        f'max_rotation={max_rotation} (>= 0, finite)')
     train_photos, test_photos = _check_photos(train_photos, test_photos, photo_order)
     _check_replaceable(output, overwrite)  # before anything is created
     parent, name = os.path.split(os.path.abspath(output))

@@ -45,9 +45,10 @@ __all__ = ['Rung', 'Run', 'ladder_rows', 'half_range', 'beyond_spread', 'figure_
 
 Run = namedtuple('Run', ['run_dir', 'spec'])
 Run.__doc__ = 'One training run (one seed): its BasicSR experiment folder and the ``--model`` spec that scores it.'
-Rung = namedtuple('Rung', ['label', 'change', 'runs'])
-Rung.__doc__ = ('One rung: its label in tables and figures, what changes from the previous rung, and its runs '
-                '(one per seed, first seed first).')
+Rung = namedtuple('Rung', ['label', 'change', 'runs', 'number'], defaults=(None, ))
+Rung.__doc__ = ('One rung: its label in tables and figures, what changes from the previous rung, its runs '
+                '(one per seed, first seed first) and its number on the whole ladder (None: its place in the list; '
+                'a run of some rungs, --rungs 1,5, keeps the numbers 1 and 5).')
 
 
 def _validation_psnr(run_dir):
@@ -124,8 +125,8 @@ def ladder_rows(board_rows, rungs, train_seconds, detail_changes=None):
         psnrs = [r['psnr'] for r in mine]
         mean, spread = float(np.mean(psnrs)), half_range(psnrs)
         gain = mean - rows[-1]['psnr']
-        rows.append(dict(rung=i, label=rung.label, change=rung.change, psnr=mean, psnr_seeds=psnrs, spread=spread,
-                         ssim=float(np.mean([r['ssim'] for r in mine])), gain_db=gain,
+        rows.append(dict(rung=rung.number or i, label=rung.label, change=rung.change, psnr=mean, psnr_seeds=psnrs,
+                         spread=spread, ssim=float(np.mean([r['ssim'] for r in mine])), gain_db=gain,
                          gain_beyond_spread=beyond_spread(gain, spread, rows[-1]['spread']), params=mine[0]['params'],
                          macs=mine[0]['macs'], train_s=float(np.mean(seconds)),
                          inference_ms=float(np.mean([r['runtime_s'] for r in mine])) * 1e3,

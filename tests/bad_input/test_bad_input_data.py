@@ -47,7 +47,11 @@ CASES = [
     ('synthetic-reversed-blur-range', 'make_synthetic_gopro', ['--output', 'new', '--blur-px', '8,2'], 2,
      ['--blur-px']),
     ('synthetic-negative-rotation', 'make_synthetic_gopro', ['--output', 'new', '--max-rotation', '-1', '--train', '1',
-                                                             '--test', '1', '--no-progress'], 2, ['max_rotation']),
+                                                             '--test', '1', '--no-progress'], 2, ['--max-rotation']),
+    ('synthetic-nan-rotation', 'make_synthetic_gopro', ['--output', 'new', '--max-rotation', 'nan'], 2,
+     ['--max-rotation', 'nan']),
+    ('synthetic-infinite-blur', 'make_synthetic_gopro', ['--output', 'new', '--blur-px', '10,inf'], 2,
+     ['--blur-px', 'inf']),
 ]
 
 

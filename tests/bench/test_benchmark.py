@@ -187,3 +187,11 @@ def test_official_path_is_skipped_with_its_reason_for_other_archs():
     assert results['archs']['Baseline']['inference']['16x16']['official'] == {
         'skipped': 'the official way is computed for NAFNet only'}
     assert results['archs']['NAFNet']['inference']['16x16']['official']['max_abs_diff'] <= 1e-5
+
+
+@pytest.mark.parametrize('value', ['nan', 'inf', '-1', 'fast'])
+def test_slow_factor_must_be_a_finite_number_at_least_zero(value, tmp_path, capsys):
+    assert load_script('benchmark').main(['--quick', '--slow-factor', value, '--json', str(tmp_path / 'b.json')]) == 2
+    err = capsys.readouterr().err
+    assert 'argument --slow-factor' in err and value in err and 'Traceback' not in err
+    assert os.listdir(tmp_path) == []

@@ -173,6 +173,10 @@ def test_chosen_photographs_in_turn_and_the_default_order_unchanged(tmp_path):
     (dict(test_photos=['astronaut.png']), 'train_photos and test_photos share astronaut.png'),
     (dict(test_photos=[]), 'test_photos is empty'),
     (dict(photo_order='shuffle'), "photo_order must be one of random, cycle, got 'shuffle'"),
+    # nan passes a plain 'x < 0' check; inf would make a path no frame holds
+    (dict(max_rotation=float('nan')), r'max_rotation=nan \(>= 0, finite\)'),
+    (dict(blur_px=(10.0, float('inf'))), r'blur_px=\(10\.0, inf\)'),
+    (dict(zoom=(1.0, float('nan'))), r'zoom=\(1\.0, nan\)'),
 ])
 def test_bad_photographs_are_refused_before_anything_is_created(kwargs, message, tmp_path):
     with pytest.raises(UserError, match=message):

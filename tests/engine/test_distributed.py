@@ -100,7 +100,8 @@ def test_a_metric_failing_on_one_rank_stops_every_rank_in_one_line(tmp_path):
     assert len(lines) == 2, out[-3000:]
     assert any('val.metrics.psnr (calculate_psnr) on 001 failed (ZeroDivisionError: division by zero)' in line
                for line in lines), lines
-    assert any('validation of tiny-val failed on rank 1' in line and 'rank 0 stopped with it' in line for line in lines), lines
+    assert any('validation of tiny-val failed on rank 1' in line and 'rank 0 stopped with it' in line
+               for line in lines), lines
     assert all('--auto_resume' in line for line in lines), lines
     # no rank printed a traceback (torchrun prints its own, of its ChildFailedError, which names neither)
     assert out.count('ZeroDivisionError') == 1 and 'RunFailed' not in out, out[-3000:]
