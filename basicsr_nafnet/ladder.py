@@ -30,6 +30,7 @@ import os.path as osp
 import sys
 import tarfile
 import time
+import warnings
 
 from .cli import ArgumentParser, check_output_dir, command, int_at_least, positive_float
 from .errors import UserError
@@ -331,6 +332,28 @@ def scaled_network(network, scale):
     return network
 
 
+def check_scaled_network(opt, budget, label):
+    """Refuse a ``width_scale`` that leaves rung ``label`` a network that cannot run (too few channels).
+
+    Raises:
+        UserError: Naming the width scale, the rung and its scaled width.
+    """
+    if budget.width_scale == 1:
+        return
+    from .engine.checks.network import check_network
+    from .engine.checks.values import Problems
+
+    network = scaled_network(opt['network_g'], budget.width_scale)
+    problems = Problems()
+    with warnings.catch_warnings():  # torch's note on zero-element tensors: the refusal below says it in one line
+        warnings.simplefilter('ignore')
+        check_network(problems, dict(opt, network_g=network))
+    if problems:
+        widths = ', '.join(f'{key}={network[key]}' for key in WIDTH_KEYS if key in network)
+        raise UserError(f'--width-scale {budget.width_scale:g}: {label} at that width ({widths}) cannot run: '
+                        f'{problems[0]}')
+
+
 def _spec(opt, checkpoint, budget):
     return dict(network=scaled_network(opt['network_g'], budget.width_scale), checkpoint=checkpoint)
 
@@ -384,14 +407,15 @@ def run_ladder(root='.', budget='cpu', out_dir=None, log=print, ladder=LADDER, c
     budget = check_budget(BUDGETS[budget] if isinstance(budget, str) else budget)
     started = time.perf_counter()
     root = osp.abspath(root)
-    data_dir = ensure_ladder_data(root, budget, log)
     plan, jobs = [], []
     for relative, label, change in ladder:
         option_file = project_option_file(relative)
         opt = load_options(option_file)
+        check_scaled_network(opt, budget, label)  # before any data is made or run trained
         runs = run_commands(option_file, opt, budget)
         plan.append((label, change, opt, [name for name, _ in runs], LADDER_NUMBERS.get(relative)))
         jobs += runs
+    data_dir = ensure_ladder_data(root, budget, log)
     status = train_ladder(jobs, root, budget, log)
     run_dirs = [experiment_paths(name, root)['experiments_root'] for *_, names, _ in plan for name in names]
     iteration, checkpoints = common_iteration(run_dirs, budget.iters)

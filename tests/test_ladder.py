@@ -433,3 +433,12 @@ def test_bad_width_scales_are_refused_in_one_line(scale, tmp_path, capsys):
     assert ladder.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert 'argument --width-scale' in err and '\n' not in err and os.listdir(tmp_path) == []
+
+
+def test_a_width_too_small_for_a_rung_is_refused_before_anything_is_made(tmp_path, capsys):
+    # 1e-9 leaves every rung 1 channel wide: the ResidualCNN runs so, the Baseline cannot (its channel attention)
+    argv = [str(tmp_path / 'out'), '--budget', 'tiny', '--root', str(tmp_path / 'w'), '--width-scale', '1e-9']
+    assert ladder.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: --width-scale 1e-09: Baseline (LN, GELU, CA) at that width (width=1) cannot run')
+    assert '\n' not in err and os.listdir(tmp_path) == []
