@@ -121,12 +121,13 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
 
     root = osp.abspath(root)
     data_dir = ensure_demo_data(osp.join(root, 'datasets', 'synthetic_gopro'), log)
-    specs, runs = [], []
+    specs, runs, trained = [], [], []
     for model in models:
         option_file = project_option_file(DEMO_MODELS[model])
         opt, checkpoint = train_demo(option_file, root, iters, log)
         runs.append(experiment_paths(opt['name'], root)['experiments_root'])
         specs.append(_model_spec(option_file, opt, checkpoint, root, iters))
+        trained.append(f'{osp.splitext(osp.basename(option_file))[0]}@{_shown_path(checkpoint)}')
     log('[demo] evaluating on the held-out synthetic test set')
     result = run_leaderboard(osp.join(data_dir, 'test'), models=specs, out_dir=osp.join(root, 'results', 'demo'),
                              log=log)
@@ -137,7 +138,18 @@ def run_demo(root='.', models=('NAFNet', ), iters=None, log=print):
             log(f"[demo] {row['name']}: {row['psnr'] - floor['psnr']:+.2f} dB PSNR over the blurry input")
     for run in runs:
         log(f"[demo] comparison figures (blur | restored | sharp): {osp.join(run, 'visualization', 'comparisons')}")
+    command_path = osp.join(osp.dirname(sys.executable), 'basicsr-nafnet')  # .venv/bin/ when demo.sh set it up
+    command_name = _shown_path(command_path) if osp.isfile(command_path) else 'basicsr-nafnet'
+    for spec in trained:  # the option name and the weights this run wrote
+        log(f'[demo] deblur your own photographs with it: {command_name} deblur --model {spec} -i photo.jpg '
+            '-o deblurred/')
     return result
+
+
+def _shown_path(path):
+    """``path`` relative to the working directory when inside it, else absolute: what to paste here."""
+    relative = osp.relpath(path)
+    return relative if not relative.startswith(os.pardir) else osp.abspath(path)
 
 
 def run_ladder(root='.', iters=None, log=print, ladder=LADDER, command_line=None, budget='cpu-clip', out_dir=None):

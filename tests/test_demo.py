@@ -8,6 +8,7 @@ pairs, made once (about a second).
 import pytest
 
 from basicsr_nafnet import demo
+from basicsr_nafnet.commands.deblur import main as deblur_main
 
 TOY_DATA = dict(train=40, test=4, size=(128, 128), seed=0)
 
@@ -33,6 +34,13 @@ def test_demo_flow_at_toy_size(toy_demo):
     assert (toy_demo / 'experiments' / 'NAFNet-demo-3it' / 'models' / 'net_g_latest.pth').is_file()
     assert list((toy_demo / 'experiments' / 'NAFNet-demo-3it' / 'visualization' / 'comparisons').glob('*.png'))
     assert any('dB PSNR over the blurry input' in line for line in lines)
+    # the last line says how to deblur a photograph with the model just trained, and that command works
+    told = [line for line in lines if 'deblur your own photographs with it' in line]
+    assert len(told) == 1 and '--model NAFNet-demo@' in told[0] and 'NAFNet-demo-3it' in told[0]
+    spec = told[0].split('--model ')[1].split()[0]
+    photo = next((toy_demo / 'datasets' / 'synthetic_gopro' / 'test').glob('*/blur/*.png'))
+    assert deblur_main(['--model', spec, '-i', str(photo), '-o', str(toy_demo / 'mine')]) == 0
+    assert (toy_demo / 'mine' / photo.name).is_file()
     # a second run reuses the data and the finished training
     lines.clear()
     demo.run_demo(str(toy_demo), models=('NAFNet', ), iters=3, log=lines.append)

@@ -32,8 +32,8 @@ def build_parser(prog='deblur.py'):
                    metavar='SPEC',
                    help='a pretrained model by name (NAFNet-GoPro-width32, NAFNet-GoPro-width64, '
                    'Baseline-GoPro-width32, ...: downloaded into the cache on first use), an option file (.yml), '
-                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), an option name of this project, or an '
-                   '.onnx file from scripts/export.py')
+                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), an option name of this project (either '
+                   'with @CHECKPOINT: its network, those weights), or an .onnx file from scripts/export.py')
     p.add_argument('--tile', type=positive_int, default=None,
                    help='tile size for large images (default: whole image)')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap, blended (default 32)')

@@ -40,7 +40,8 @@ def build_parser(prog='export.py'):
     p = ArgumentParser(prog=prog, description=__doc__)
     p.add_argument('--model', required=True, metavar='SPEC',
                    help='a pretrained model by name (e.g. NAFNet-GoPro-width64), an option file (.yml), '
-                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), or an option name of this project')
+                   'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), or an option name of this project '
+                   '(either with @CHECKPOINT: its network, those weights)')
     p.add_argument('--out', required=True, help='the .onnx file to write (one self-contained file)')
     p.add_argument('--opset', type=positive_int, default=None,
                    help=f'ONNX operator set (default {MIN_OPSET}, the exporter\'s own; at least {MIN_OPSET})')

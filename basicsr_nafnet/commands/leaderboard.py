@@ -28,7 +28,8 @@ def build_parser(prog='leaderboard.py'):
                    default=[],
                    metavar='SPEC',
                    help='repeatable: an option file (.yml), ARCH[:k=v,...]@CHECKPOINT, an option name of '
-                   'this project (e.g. NAFNet-GoPro), or an .onnx file from scripts/export.py')
+                   'this project (e.g. NAFNet-GoPro; either with @CHECKPOINT: its network, those weights), or an '
+                   '.onnx file from scripts/export.py')
     p.add_argument('--tlc', action='store_true', help='add a row per model with the test-time local converter')
     p.add_argument('--tlc-train-size', type=positive_int, default=256,
                    help='training crop size (default 256, the GoPro recipes): TLC uses it, and plain networks with '

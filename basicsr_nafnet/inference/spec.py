@@ -12,6 +12,8 @@ Spec forms (``--model``):
 * ``NAFNet-GoPro``: the name of an option file in this project's ``options/`` folder (the test twin
   when there is one). A training recipe without ``pretrain_network_g`` uses what its training run
   wrote, ``experiments/<name>/models/net_g_latest.pth``.
+* ``NAFNet-demo@experiments/NAFNet-demo/models/net_g_500.pth``, ``options/x.yml@ckpt.pth``: an option file (by
+  name or path) with these weights instead of its own.
 * ``net.onnx``: a network exported by ``scripts/export.py``, run by ONNX Runtime (or OpenVINO); rows are
   named after the file.
 * ``NAFNet-GoPro-width64``: a pretrained model by its model-zoo name (:mod:`.zoo`): its arch, options and
@@ -92,7 +94,9 @@ def _split_top_level(text, sep=','):
     return parts + [current] if current or parts else []
 
 
-def _from_option_file(path, spec):
+def _from_option_file(path, spec, checkpoint=None):
+    """The network of option file ``path`` with its weights: ``checkpoint`` when given (``recipe@ckpt``), else its
+    ``path.pretrain_network_g``, else (a training recipe) what its training run wrote."""
     try:
         opt = load_options(path)
     except ValueError as err:
@@ -101,6 +105,12 @@ def _from_option_file(path, spec):
     if not isinstance(network, dict) or 'type' not in network:
         raise ModelSpecError(f'{path}: no network_g with a type; it is what the leaderboard builds')
     paths = opt.get('path') or {}
+    if checkpoint:
+        ckpt = resolve_weights(checkpoint)
+        if not os.path.isfile(ckpt):
+            raise ModelSpecError(f'--model {spec!r}: checkpoint not found: {ckpt}')
+        return ModelSpec(_checkpoint_label(network['type'], ckpt), network, ckpt, paths.get('param_key_g'),
+                         paths.get('strict_load_g', True) is not False, spec)
     ckpt = paths.get('pretrain_network_g')
     if not ckpt and opt.get('name'):
         # a training recipe: use what its training run wrote (relative to the working directory, as BasicSR)
@@ -195,10 +205,14 @@ def parse_model_spec(spec):
     body, _, ckpt = spec.rpartition('@') if '@' in spec else (spec, '', '')
     arch, _, arg_text = body.partition(':')
     arch = arch.strip()
-    if arch not in ARCH_REGISTRY and not arg_text and not ckpt:
+    if ckpt and body.strip().endswith(OPTION_SUFFIXES):  # options/x.yml@ckpt.pth: its network, these weights
+        if not os.path.isfile(body.strip()):
+            raise ModelSpecError(f'--model {spec!r}: option file not found: {body.strip()}')
+        return _from_option_file(body.strip(), spec, checkpoint=ckpt.strip())
+    if arch not in ARCH_REGISTRY and not arg_text:
         recipes = project_option_files()
-        if arch in recipes:
-            return _from_option_file(recipes[arch], spec)
+        if arch in recipes:  # NAFNet-demo, or NAFNet-demo@experiments/NAFNet-demo/models/net_g_500.pth
+            return _from_option_file(recipes[arch], spec, checkpoint=ckpt.strip() or None)
     if arch not in ARCH_REGISTRY:
         known = sorted(name for name, _ in ARCH_REGISTRY)
         raise ModelSpecError(f"--model {spec!r}: '{arch}' is neither an option file (.yml), one of our option "

@@ -295,6 +295,25 @@ def test_training_recipe_uses_its_latest_checkpoint(tmp_path, monkeypatch):
     assert parse_model_spec(str(opt)).checkpoint == os.path.join('experiments', 'mine', 'models', 'net_g_latest.pth')
 
 
+def test_an_option_file_or_name_with_other_weights(tmp_path, monkeypatch):
+    # what the demo prints, NAFNet-demo@experiments/.../net_g_500.pth: the recipe's network, those weights
+    monkeypatch.chdir(tmp_path)
+    os.makedirs('experiments/mine/models')
+    torch.save({'params': {}}, 'experiments/mine/models/net_g_500.pth')
+    opt = tmp_path / 'recipe.yml'
+    opt.write_text('name: mine\nnetwork_g: {type: NAFNet, width: 8}\npath: {pretrain_network_g: other.pth, '
+                   'param_key_g: params_ema}\n')
+    spec = parse_model_spec(f'{opt}@experiments/mine/models/net_g_500.pth')
+    assert (spec.name, spec.network, spec.checkpoint, spec.key) == (
+        'mine@500', dict(type='NAFNet', width=8), 'experiments/mine/models/net_g_500.pth', 'params_ema')
+    spec = parse_model_spec('NAFNet-demo@experiments/mine/models/net_g_500.pth')
+    assert spec.network['type'] == 'NAFNet' and spec.network['width'] == 16 and spec.name == 'mine@500'
+    with pytest.raises(ModelSpecError, match="'NAFNet-demo@absent.pth': checkpoint not found: absent.pth"):
+        parse_model_spec('NAFNet-demo@absent.pth')
+    with pytest.raises(ModelSpecError, match='option file not found: nope.yml'):
+        parse_model_spec('nope.yml@experiments/mine/models/net_g_500.pth')
+
+
 def test_fresh_clears_only_its_own_cache_files(tmp_path):
     data = write_folder_set(tmp_path / 'set', make_pairs())
     out = tmp_path / 'out'
