@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The ladder on a GPU, in one command: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends]
+# The ladder on a GPU, in one command:
+#     bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends] [--width-scale X]
 #
 # Makes the long-blur synthetic data in a temporary folder, trains every rung x seed at once on the one GPU
 # (budget 'gpu' of basicsr_nafnet/ladder.py: 10 processes, each stopped at a 260 s deadline, compared at the last
@@ -16,24 +17,37 @@
 #
 #     run(command="bash scripts/ladder_gpu.sh $OUT", carry=[".whl"], timeout_s=420)
 #
+# --width-scale X: every rung X times as wide (runs named apart, e.g. gpu-ends-w2): with --ends, the next point of
+# the width series in docs/ladder-width.md (the gap grew with width on the CPU; 1.0 dB extrapolates to ~100x the
+# compute); at 2x each run is slower, so the 430 s deadline may decide the compared iteration.
 # --dry-run: the same code path on the CPU (budget 'tiny': 3+24 pairs of 128x128, 20 iterations, 2 seeds, every
 # rung), under ~2 minutes, to check the script itself. Set-up as scripts/gpu_check.sh (scripts/gpu_env.sh).
 set -u
-if [ $# -lt 1 ] || [ "${1#-}" != "$1" ] \
-        || { [ $# -eq 2 ] && [ "$2" != --dry-run ] && [ "$2" != --full ] && [ "$2" != --ends ]; } || [ $# -gt 2 ]; then
-    echo "usage: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends]" >&2
+usage() {
+    echo "usage: bash scripts/ladder_gpu.sh OUT_DIR [--dry-run | --full | --ends] [--width-scale X]" >&2
     exit 2
-fi
+}
+[ $# -ge 1 ] && [ "${1#-}" = "$1" ] || usage
 out=$1
+shift
+mode=
+scale=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dry-run | --full | --ends) [ -z "$mode" ] || usage; mode=$1; shift ;;
+        --width-scale) { [ $# -ge 2 ] && [ ${#scale[@]} -eq 0 ]; } || usage; scale=(--width-scale "$2"); shift 2 ;;
+        *) usage ;;
+    esac
+done
 budget=gpu
-[ "${2:-}" = --dry-run ] && budget=tiny
-[ "${2:-}" = --full ] && budget=gpu-full
 rungs=()
-[ "${2:-}" = --ends ] && budget=gpu-ends && rungs=(--rungs 1,5)
+[ "$mode" = --dry-run ] && budget=tiny
+[ "$mode" = --full ] && budget=gpu-full
+[ "$mode" = --ends ] && budget=gpu-ends && rungs=(--rungs 1,5)
 case $out in /*) ;; *) out=$PWD/$out ;; esac  # relative to where it was called, before the cd below
 cd "$(dirname "$0")/.." || exit 2
 source scripts/gpu_env.sh || exit 2
 work=$(mktemp -d "${TMPDIR:-/tmp}/ladder.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
-"$python" -m basicsr_nafnet.ladder "$out" --budget $budget "${rungs[@]}" --root "$work" \
-    --command-line "bash scripts/ladder_gpu.sh OUT_DIR${2:+ $2}"
+"$python" -m basicsr_nafnet.ladder "$out" --budget $budget "${rungs[@]}" "${scale[@]}" --root "$work" \
+    --command-line "bash scripts/ladder_gpu.sh OUT_DIR${mode:+ $mode}${scale[*]:+ ${scale[*]}}"

@@ -254,10 +254,34 @@ def test_seed_band_and_sharpest_crop():
 
 
 def test_gpu_script_refuses_bad_arguments(tmp_path):
-    for args in ([], ['--dry-run'], [str(tmp_path), '--fast']):
+    for args in ([], ['--dry-run'], [str(tmp_path), '--fast'], [str(tmp_path), '--full', '--ends'],
+                 [str(tmp_path), '--width-scale'], [str(tmp_path), '--width-scale', '2', '--width-scale', '3']):
         done = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'ladder_gpu.sh'), *args], cwd=tmp_path,
                               capture_output=True, text=True)
         assert done.returncode == 2 and done.stderr.startswith('usage: bash scripts/ladder_gpu.sh OUT_DIR')
+
+
+@pytest.mark.parametrize('args, expected, recorded', [
+    ([], ['--budget', 'gpu'], ''),
+    (['--ends', '--width-scale', '2'], ['--budget', 'gpu-ends', '--rungs', '1,5', '--width-scale', '2'],
+     ' --ends --width-scale 2'),
+    (['--width-scale', '0.5', '--full'], ['--budget', 'gpu-full', '--width-scale', '0.5'], ' --full --width-scale 0.5'),
+])
+def test_gpu_script_hands_its_mode_and_width_to_the_ladder(args, expected, recorded, tmp_path):
+    # PYTHON stands in for the interpreter: it records the ladder's arguments instead of training
+    stub = tmp_path / 'python'
+    stub.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ]; then printf "%s\\n" "$@" > "{tmp_path}/argv.txt"; exit 0; fi\n'
+                    f'exec "{sys.executable}" "$@"\n')
+    stub.chmod(0o755)
+    env = dict(os.environ, PYTHON=str(stub), TMPDIR=str(tmp_path))
+    done = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'ladder_gpu.sh'), 'out', *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    argv = (tmp_path / 'argv.txt').read_text().splitlines()
+    root = argv[argv.index('--root') + 1]
+    assert argv == ['-m', 'basicsr_nafnet.ladder', str(tmp_path / 'out'), *expected, '--root', root,
+                    '--command-line', f'bash scripts/ladder_gpu.sh OUT_DIR{recorded}']
+    assert root.startswith(str(tmp_path)) and not os.path.exists(root)  # its work folder, removed at the end
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal where torch sees no GPU')
