@@ -169,13 +169,13 @@ def run_benchmark(archs=None, sizes=((256, 256), (720, 1280)), paths=None, runs=
     """
     device = torch.device(device)
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda was requested but torch.cuda.is_available() is False')
+        raise UserError('--device cuda was requested but torch.cuda.is_available() is False')
     builtin = TINY_CONFIGS if quick else gopro_configs()
     configs = configs or builtin
     archs = list(archs or configs)
     unknown = [a for a in archs if a not in configs]
     if unknown:
-        raise ValueError(f"no benchmark configuration for {unknown}; known: {', '.join(configs)}")
+        raise UserError(f"--archs {' '.join(unknown)}: no benchmark configuration; choose from: {', '.join(configs)}")
     explicit = paths is not None
     paths = list(paths or DEFAULT_PATHS[device.type])
     paths = ['eager'] + [p for p in paths if p != 'eager']

@@ -27,6 +27,8 @@ def parse_size(text):
         h, w = (int(v) for v in text.lower().split('x'))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size '{text}' is not HxW, e.g. 720x1280")
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"size '{text}': height and width must be at least 1")
     return h, w
 
 

@@ -189,6 +189,18 @@ def test_official_path_is_skipped_with_its_reason_for_other_archs():
     assert results['archs']['NAFNet']['inference']['16x16']['official']['max_abs_diff'] <= 1e-5
 
 
+@pytest.mark.parametrize('args, named', [
+    (['--archs', 'Nope'], '--archs Nope: no benchmark configuration; choose from: NAFNet'),
+    (['--quick', '--archs', 'NAFNet', 'Nope'], '--archs Nope: no benchmark configuration'),
+    (['--sizes', '0x5'], "argument --sizes: size '0x5': height and width must be at least 1"),
+])
+def test_unknown_archs_and_empty_sizes_are_one_line(args, named, tmp_path, capsys):
+    assert load_script('benchmark').main([*args, '--json', str(tmp_path / 'b.json')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and '\n' not in err and 'Traceback' not in err
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize('value', ['nan', 'inf', '-1', 'fast'])
 def test_slow_factor_must_be_a_finite_number_at_least_zero(value, tmp_path, capsys):
     assert load_script('benchmark').main(['--quick', '--slow-factor', value, '--json', str(tmp_path / 'b.json')]) == 2
