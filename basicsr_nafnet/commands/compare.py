@@ -6,8 +6,9 @@ Examples:
     python scripts/compare.py --data datasets/GoPro/test --model A.yml --model B.yml \\
         --per-image results/leaderboard/per_image.csv --top 4 --by loss --out figures
 """
-from ..cli import (ArgumentParser, add_threads_argument, apply_threads, check_output_dir, command, non_negative_int,
-                   parse_device, positive_int)
+from ..cli import (ArgumentParser, add_threads_argument, apply_threads, check_output_dir, command, int_at_least,
+                   non_negative_int, parse_device, positive_int)
+from ..ops.tiling import MIN_TILE
 from ..evaluation import compare_models
 
 
@@ -20,7 +21,7 @@ def build_parser(prog='compare.py'):
     p.add_argument('--top', type=positive_int, default=4, help='how many images to pick (default 4)')
     p.add_argument('--by', choices=('gain', 'loss'), default='gain', help='pick the largest PSNR gains or losses')
     p.add_argument('--rank-by', default=None, help='row of per_image.csv to rank by (default: the first model)')
-    p.add_argument('--tile', type=positive_int, default=None, help='tiled inference')
+    p.add_argument('--tile', type=int_at_least(MIN_TILE), default=None, help=f'tiled inference (at least {MIN_TILE})')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32)
     p.add_argument('--crop-size', type=positive_int, default=None,
                    help='side of the zoomed region (default: 1/4 of the image)')

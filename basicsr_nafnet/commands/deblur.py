@@ -14,8 +14,9 @@ could start (bad argument, model, checkpoint, device or input; checked before an
 """
 import sys
 
-from ..cli import (EXIT_FAILED, ArgumentParser, add_threads_argument, apply_threads, command, non_negative_int,
-                   parse_device, positive_int)
+from ..cli import (EXIT_FAILED, ArgumentParser, add_threads_argument, apply_threads, command, int_at_least,
+                   non_negative_int, parse_device)
+from ..ops.tiling import MIN_TILE
 from ..inference import RUNTIME_CHOICES, open_model
 from ..inference.deblur import deblur_files, plan_outputs
 from ..inference.photo import photo_size
@@ -34,8 +35,8 @@ def build_parser(prog='deblur.py'):
                    'Baseline-GoPro-width32, ...: downloaded into the cache on first use), an option file (.yml), '
                    'ARCH[:k=v,...]@CHECKPOINT (a file, URL or model name), an option name of this project (either '
                    'with @CHECKPOINT: its network, those weights), or an .onnx file from scripts/export.py')
-    p.add_argument('--tile', type=positive_int, default=None,
-                   help='tile size for large images (default: whole image)')
+    p.add_argument('--tile', type=int_at_least(MIN_TILE), default=None,
+                   help=f'tile size for large images, at least {MIN_TILE} (default: whole image)')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap, blended (default 32)')
     p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
     precision = p.add_mutually_exclusive_group()

@@ -11,8 +11,9 @@ Examples:
 """
 import sys
 
-from ..cli import (ArgumentParser, add_threads_argument, apply_threads, check_output_dir, command, non_negative_int,
-                   parse_device, positive_int)
+from ..cli import (ArgumentParser, add_threads_argument, apply_threads, check_output_dir, command, int_at_least,
+                   non_negative_int, parse_device, positive_int)
+from ..ops.tiling import MIN_TILE
 from ..evaluation import run_leaderboard
 from ..inference import RUNTIME_CHOICES
 
@@ -34,8 +35,8 @@ def build_parser(prog='leaderboard.py'):
     p.add_argument('--tlc-train-size', type=positive_int, default=256,
                    help='training crop size (default 256, the GoPro recipes): TLC uses it, and plain networks with '
                    'global pooling scored on larger frames get a warning')
-    p.add_argument('--tile', type=positive_int, default=None,
-                   help='add a row per model with tiled inference of this tile')
+    p.add_argument('--tile', type=int_at_least(MIN_TILE), default=None,
+                   help=f'add a row per model with tiled inference of this tile (at least {MIN_TILE})')
     p.add_argument('--tile-overlap', type=non_negative_int, default=32, help='tile overlap in pixels (default 32)')
     p.add_argument('--x8', action='store_true', help='add a row per model with x8 self-ensemble')
     p.add_argument('--ssim-2d', action='store_true', help="also report BasicSR's per-channel 2-D SSIM")

@@ -20,6 +20,7 @@ CASES = [
     ('leaderboard-missing-checkpoint', 'leaderboard', ['--data', 'data/val', '--model', f'{TINY_SPEC}@gone.pth'], 2,
      ['gone.pth', 'not found']),
     ('leaderboard-tile-zero', 'leaderboard', ['--data', 'data/val', '--tile', '0'], 2, ['--tile']),
+    ('leaderboard-tile-tiny', 'leaderboard', ['--data', 'data/val', '--tile', '8'], 2, ['--tile', 'at least 16']),
     ('leaderboard-out-is-a-file', 'leaderboard', ['--data', 'data/val', '--out', 'notes.txt'], 2,
      ['--out', 'notes.txt']),
     ('leaderboard-device-banana', 'leaderboard', ['--data', 'data/val', '--device', 'banana'], 2, ['--device']),

@@ -33,6 +33,8 @@ CASES = [
      ['--device', 'banana']),
     ('deblur-device-without-cuda', 'deblur', ['-i', 'imgs', '-o', 'out', '--device', NO_CUDA] + D, 2, ['--device']),
     ('deblur-tile-zero', 'deblur', ['-i', 'imgs', '-o', 'out', '--tile', '0'] + D, 2, ['--tile']),
+    # a 3 px tile ran the network 16,384 times per 256x256 image (minutes, looking hung)
+    ('deblur-tile-tiny', 'deblur', ['-i', 'imgs', '-o', 'out', '--tile', '3'] + D, 2, ['--tile', 'at least 16']),
     ('deblur-tile-not-a-number', 'deblur', ['-i', 'imgs', '-o', 'out', '--tile', 'big'] + D, 2, ['--tile', 'big']),
     ('deblur-negative-overlap', 'deblur', ['-i', 'imgs', '-o', 'out', '--tile-overlap', '-1'] + D, 2,
      ['--tile-overlap']),
