@@ -105,12 +105,9 @@ def _from_option_file(path, spec, checkpoint=None):
     if not isinstance(network, dict) or 'type' not in network:
         raise ModelSpecError(f'{path}: no network_g with a type; it is what the leaderboard builds')
     paths = opt.get('path') or {}
-    if checkpoint:
-        ckpt = resolve_weights(checkpoint)
-        if not os.path.isfile(ckpt):
-            raise ModelSpecError(f'--model {spec!r}: checkpoint not found: {ckpt}')
-        return ModelSpec(_checkpoint_label(network['type'], ckpt), network, ckpt, paths.get('param_key_g'),
-                         paths.get('strict_load_g', True) is not False, spec)
+    if checkpoint:  # as an arch spec with these weights, keeping the file's weights key and strictness
+        return _arch_spec(network, checkpoint, spec, key=paths.get('param_key_g'),
+                          strict=paths.get('strict_load_g', True) is not False)
     ckpt = paths.get('pretrain_network_g')
     if not ckpt and opt.get('name'):
         # a training recipe: use what its training run wrote (relative to the working directory, as BasicSR)
@@ -205,10 +202,11 @@ def parse_model_spec(spec):
     body, _, ckpt = spec.rpartition('@') if '@' in spec else (spec, '', '')
     arch, _, arg_text = body.partition(':')
     arch = arch.strip()
-    if ckpt and body.strip().endswith(OPTION_SUFFIXES):  # options/x.yml@ckpt.pth: its network, these weights
-        if not os.path.isfile(body.strip()):
-            raise ModelSpecError(f'--model {spec!r}: option file not found: {body.strip()}')
-        return _from_option_file(body.strip(), spec, checkpoint=ckpt.strip())
+    option_file = body.strip()
+    if ckpt and option_file.endswith(OPTION_SUFFIXES):  # options/x.yml@ckpt.pth: its network, these weights
+        if not os.path.isfile(option_file):
+            raise ModelSpecError(f'--model {spec!r}: option file not found: {option_file}')
+        return _from_option_file(option_file, spec, checkpoint=ckpt.strip())
     if arch not in ARCH_REGISTRY and not arg_text:
         recipes = project_option_files()
         if arch in recipes:  # NAFNet-demo, or NAFNet-demo@experiments/NAFNet-demo/models/net_g_500.pth
